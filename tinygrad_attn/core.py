@@ -231,46 +231,51 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
     Without `retain_graph` each op's saved values are released once used.
     """
     order = topological_order(root)
-    for node in order:
-        node._upstream = None
     root._upstream = upstream_grad
     anomaly = _state.anomaly
     freed = _FREED
     index = 0
-    for node in reversed(order):
-        grad = node._upstream
-        if grad is None:  # nothing flowed here (e.g. every path to it was cut)
-            continue
-        node._upstream = None
-        if node._hooks:
-            for hook in node._hooks:
-                replaced = hook(grad)
-                if replaced is not None:
-                    grad = replaced
-        op = node._op
-        if op is None:
-            node._accumulate_grad(grad)
-            yield _new_step(Step, (index, node, grad, ()))
+    finished = False
+    try:
+        for node in reversed(order):
+            grad = node._upstream
+            if grad is None:  # nothing flowed here (e.g. every path to it was cut)
+                continue
+            node._upstream = None
+            if node._hooks:
+                for hook in node._hooks:
+                    replaced = hook(grad)
+                    if replaced is not None:
+                        grad = replaced
+            op = node._op
+            if op is None:
+                node._accumulate_grad(grad)
+                yield _new_step(Step, (index, node, grad, ()))
+                index += 1
+                continue
+            if node._retain:
+                node.grad = grad
+            if node._ctx is freed:
+                raise RuntimeError(
+                    f"backward: the graph through '{op.name}' was already freed by an earlier "
+                    "backward(); call backward(retain_graph=True) the first time to go through it twice"
+                )
+            sent = op.backward(node, grad)
+            if anomaly:
+                _check_sent(node, sent)
+            for inp, g in zip(node._inputs, sent):
+                if g is not None and inp.requires_grad:
+                    previous = inp._upstream
+                    inp._upstream = g if previous is None else previous + g
+            if not retain_graph:
+                node._ctx = freed
+            yield _new_step(Step, (index, node, grad, sent))
             index += 1
-            continue
-        if node._retain:
-            node.grad = grad
-        if node._ctx is freed:
-            raise RuntimeError(
-                f"backward: the graph through '{op.name}' was already freed by an earlier "
-                "backward(); call backward(retain_graph=True) the first time to go through it twice"
-            )
-        sent = op.backward(node, grad)
-        if anomaly:
-            _check_sent(node, sent)
-        for inp, g in zip(node._inputs, sent):
-            if g is not None and inp.requires_grad:
-                previous = inp._upstream
-                inp._upstream = g if previous is None else previous + g
-        if not retain_graph:
-            node._ctx = freed
-        yield _new_step(Step, (index, node, grad, sent))
-        index += 1
+        finished = True
+    finally:
+        if not finished:  # stopped half-way: leave no gradient behind for the next pass
+            for node in order:
+                node._upstream = None
 
 
 def backward(root: Node, upstream_grad: Any, retain_graph: bool) -> None:
