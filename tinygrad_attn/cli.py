@@ -28,6 +28,10 @@ def worked_example(out: TextIO | None = None) -> dict:
     scores = [dot(query, keys[t]) for t in tokens]
     weights = softmax(scores)
     output = weighted_sum(weights, [values[t] for t in tokens])
+    for t, score, weight in zip(tokens, scores, weights):
+        score.label, weight.label = f"score_{t}", f"weight_{t}"
+    for i, o in enumerate(output):
+        o.label = f"out[{i}]"
     total = sum_values(scores)
     plain_weights = [s / total for s in scores]  # the text's "normalise to sum to one" shortcut
 
@@ -47,6 +51,7 @@ def worked_example(out: TextIO | None = None) -> dict:
     # A target for A's new representation, to ask which way each number should move.
     target = [0.0, 1.0, 0.0]
     loss = sum_values([(o - t) ** 2 for o, t in zip(output, target)])
+    loss.label = "loss"
     loss.backward()
     print(f"\n4. backward from loss = Σ (output - target)², target {_fmt(target)}: loss {loss.data:.4f}", file=out)
     print(f"  dL/dweights  {_fmt([w.grad for w in weights])}", file=out)
