@@ -158,6 +158,10 @@ class Node:
         """Add a finished gradient into a leaf's `.grad`."""
         raise NotImplementedError
 
+    def _keep_grad(self, grad: Any) -> None:
+        """Store this pass's gradient on a non-leaf that retains grad (replacing the last one)."""
+        raise NotImplementedError
+
 
 class Step(tuple):
     """One node's turn in backward: the gradient that arrived and what it sends on.
@@ -254,7 +258,7 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
                 index += 1
                 continue
             if node._retain:
-                node.grad = grad
+                node._keep_grad(grad)
             if node._ctx is freed:
                 raise RuntimeError(
                     f"backward: the graph through '{op.name}' was already freed by an earlier "

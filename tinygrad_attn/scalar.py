@@ -98,6 +98,9 @@ class Value(Node):
     def _accumulate_grad(self, grad: float) -> None:
         self.grad += grad
 
+    def _keep_grad(self, grad: float) -> None:
+        self.grad = grad
+
     # ---- arithmetic: numbers on either side become constant leaves ----
     def __add__(self, other: "Value | Number") -> "Value":
         other = other if isinstance(other, Value) else _constant(other, "+")

@@ -30,7 +30,7 @@ def reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
 def _pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
     if type(a) is not Tensor:
         a = lift(a, b, where)
-    elif type(b) is not Tensor:
+    if type(b) is not Tensor:  # not elif: `a` may be a Tensor subclass (nn.Parameter) beside a number
         b = lift(b, a, where)
     return a, b
 
@@ -72,10 +72,17 @@ def _div_backward(n: Tensor, g: np.ndarray) -> tuple:
             reduce_to(-g * n.data / b.data, b) if b.requires_grad else None)
 
 
+def _pow_base_slope(base: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """b·aᵇ⁻¹, and 0 where b = 0: a⁰ is constant, also at a = 0 (where 0·0⁻¹ would be NaN)."""
+    if not exponent.all():  # where b = 0 use 0·a⁰ = 0, never 0·0⁻¹
+        return exponent * np.power(base, np.where(exponent == 0, 1, exponent) - 1)
+    return exponent * np.power(base, exponent - 1)
+
+
 def _pow_backward(n: Tensor, g: np.ndarray) -> tuple:
     a, b = n._inputs
-    return (reduce_to(g * b.data * np.power(a.data, b.data - 1), a) if a.requires_grad else None,
-            reduce_to(g * n.data * np.log(a.data), b) if b.requires_grad else None)
+    return (reduce_to(g * _pow_base_slope(a.data, b.data), a) if a.requires_grad else None,
+            reduce_to(g * n.data * np.log(a.data, dtype=n.data.dtype), b) if b.requires_grad else None)
 
 
 # ---- binary ops ----

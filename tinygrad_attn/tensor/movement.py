@@ -19,8 +19,10 @@ TRANSPOSE = Op("transpose", "d(transpose a)/da: transpose the gradient back (inv
 
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
+    shape = tuple(shape)
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in shape):
+        raise TypeError(f"reshape: the new shape must be ints, got {shape} (tensor of shape {x.shape})")
     try:
-        shape = tuple(int(n) for n in shape)
         data = x.data.reshape(shape)
     except (TypeError, ValueError):
         raise ValueError(
@@ -120,6 +122,10 @@ def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
         fits = False
     if not fits:
         raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the tensor's shape {x.shape}")
+    if isinstance(value, Tensor) and value.data.ndim == 0:
+        value = value.data.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"masked_fill: value must be a number, got {type(value).__name__} (tensor of shape {x.shape})")
     data = np.where(mask, np.asarray(value, dtype=x.data.dtype), x.data)
     return make(data, (x,), MASKED_FILL, mask)
 

@@ -14,7 +14,12 @@ def normalize_axes(axis: int | Sequence[int] | None, shape: tuple[int, ...], whe
     ndim = len(shape)
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:  # a float or a string would otherwise fail deep inside NumPy
+        raise TypeError(f"{where}: axis must be an int or a tuple of ints, got {axis!r}")
     normalized = []
     for ax in axes:
         if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):

@@ -11,7 +11,7 @@ from .tensor import Tensor, make
 
 def _stable_exp(x: np.ndarray, axis: int) -> np.ndarray:
     """exp(x - max): the shift cancels in the ratio and keeps every exponent <= 0."""
-    shift = np.max(x, axis=axis, keepdims=True)
+    shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis is no error
     shift[~np.isfinite(shift)] = 0  # a row that is all -inf stays all zeros instead of NaN
     return np.exp(x - shift), shift
 
@@ -27,8 +27,9 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     axis = normalize_axis(axis, x.data.shape, "log_softmax")
     exps, shift = _stable_exp(x.data, axis)
-    with np.errstate(divide="ignore"):  # an all -inf row gives -inf, as in PyTorch
-        log_total = np.log(np.sum(exps, axis=axis, keepdims=True))
+    total = np.sum(exps, axis=axis, keepdims=True)
+    total[total == 0] = 1  # only for all -inf rows: they give -inf (not -inf - -inf = NaN)
+    log_total = np.log(total)
     return make(x.data - shift - log_total, (x,), LOG_SOFTMAX, axis)
 
 

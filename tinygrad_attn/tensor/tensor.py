@@ -15,6 +15,7 @@ from .. import core
 from ..core import Node, Op, Step, _state, next_index
 
 _FLOATS = (np.float16, np.float32, np.float64)
+_NUMBERS = (int, float, np.integer, np.floating)  # NumPy scalars are numbers too, as in PyTorch
 DEFAULT_FLOAT = np.float32
 
 
@@ -129,6 +130,9 @@ class Tensor(Node):
             self.grad = np.array(grad)  # own copy: the same array may flow to other nodes
         else:
             self.grad = self.grad + grad
+
+    def _keep_grad(self, grad: np.ndarray) -> None:
+        self.grad = np.array(grad, dtype=self.data.dtype)  # own copy: the array may also flow on
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Fill `.grad` of every leaf this tensor depends on (and of tensors that retain grad).
@@ -358,7 +362,7 @@ def lift(value: Any, like: Tensor, where: str) -> Tensor:
     """Turn a number or array used beside `like` into a constant tensor (numbers keep like's dtype)."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and like.data.dtype.kind == "f":
+    if isinstance(value, _NUMBERS) and not isinstance(value, bool) and like.data.dtype.kind == "f":
         array = np.array(value, dtype=like.data.dtype)
     elif isinstance(value, (int, float, bool, np.ndarray, np.generic, list, tuple)):
         array = _as_array(value, None, where)
