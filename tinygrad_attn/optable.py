@@ -496,3 +496,7 @@ def render_markdown(entries: Sequence[OpInfo] | None = None) -> str:
         cells = [entry.name, f"`{call}`", formula, shapes, entry.note]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
