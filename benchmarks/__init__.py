@@ -1,0 +1,1 @@
+"""Benchmarks for tinygrad_attn: workloads, reference implementations and the runner."""
