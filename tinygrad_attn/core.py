@@ -34,9 +34,12 @@ class Op:
 class _State:
     """Process-wide switches: grad mode, anomaly mode and the current scope path."""
 
-    grad_enabled: bool = True
-    anomaly: bool = False
-    scope: str = ""
+    __slots__ = ("grad_enabled", "anomaly", "scope")  # read by every new node: slots read fastest
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scope = ""
 
 
 _state = _State()
@@ -163,19 +166,16 @@ class Node:
         raise NotImplementedError
 
 
-class Step(tuple):
+class Step:
     """One node's turn in backward: the gradient that arrived and what it sends on.
 
-    `index` is the node's position in the backward order (0 = the root), stable for one graph.
-    A tuple underneath, because backward makes one per node and tuples are cheap to make.
+    `index` the node's position in the backward order (0 = the root), stable for one graph
+    `node`  the node visited
+    `grad`  the total gradient that arrived at it (after its hooks)
+    `sent`  the gradient sent to each input, in input order (None where none; () for a leaf)
     """
 
-    __slots__ = ()
-
-    index = property(operator.itemgetter(0))
-    node = property(operator.itemgetter(1))
-    grad = property(operator.itemgetter(2))
-    sent = property(operator.itemgetter(3), doc="gradient sent to each input, in input order (None where none)")
+    __slots__ = ("index", "node", "grad", "sent")
 
     @property
     def op(self) -> str:
@@ -199,9 +199,6 @@ class Step(tuple):
         return f"Step({self.index}, op={self.op!r}, node={self.node!r})"
 
 
-_new_step = tuple.__new__
-
-
 def topological_order(root: Node) -> list[Node]:
     """Every node that `root` depends on and that requires grad, in the order they were made.
 
@@ -209,13 +206,12 @@ def topological_order(root: Node) -> list[Node]:
     order; sorting by it makes the order the same for the same graph, at any depth.
     """
     nodes = [root]
-    seen = {id(root)}
+    seen = {root}  # nodes hash by identity (Tensor's == is elementwise, its hash is not)
     stack = [root]
     while stack:
         for inp in stack.pop()._inputs:
-            key = id(inp)
-            if key not in seen and inp.requires_grad:
-                seen.add(key)
+            if inp not in seen and inp.requires_grad:
+                seen.add(inp)
                 stack.append(inp)
                 nodes.append(inp)
     nodes.sort(key=_creation_index)
@@ -254,26 +250,30 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
             op = node._op
             if op is None:
                 node._accumulate_grad(grad)
-                yield _new_step(Step, (index, node, grad, ()))
-                index += 1
-                continue
-            if node._retain:
-                node._keep_grad(grad)
-            if node._ctx is freed:
-                raise RuntimeError(
-                    f"backward: the graph through '{op.name}' was already freed by an earlier "
-                    "backward(); call backward(retain_graph=True) the first time to go through it twice"
-                )
-            sent = op.backward(node, grad)
-            if anomaly:
-                _check_sent(node, sent)
-            for inp, g in zip(node._inputs, sent):
-                if g is not None and inp.requires_grad:
-                    previous = inp._upstream
-                    inp._upstream = g if previous is None else previous + g
-            if not retain_graph:
-                node._ctx = freed
-            yield _new_step(Step, (index, node, grad, sent))
+                sent = ()
+            else:
+                if node._retain:
+                    node._keep_grad(grad)
+                if node._ctx is freed:
+                    raise RuntimeError(
+                        f"backward: the graph through '{op.name}' was already freed by an earlier "
+                        "backward(); call backward(retain_graph=True) the first time to go through it twice"
+                    )
+                sent = op.backward(node, grad)
+                if anomaly:
+                    _check_sent(node, sent)
+                for inp, g in zip(node._inputs, sent):
+                    if g is not None and inp.requires_grad:
+                        previous = inp._upstream
+                        inp._upstream = g if previous is None else previous + g
+                if not retain_graph:
+                    node._ctx = freed
+            step = Step()  # filled slot by slot: cheaper than calling an __init__ once per node
+            step.index = index
+            step.node = node
+            step.grad = grad
+            step.sent = sent
+            yield step
             index += 1
         finished = True
     finally:

@@ -75,23 +75,6 @@ class Value(Node):
         self._index = next_index()
 
     @staticmethod
-    def _make(data: float, inputs: tuple, op: Op, ctx: object = None) -> "Value":
-        out = Value.__new__(Value)
-        out.data = data
-        out.grad = 0.0
-        out.label = ""
-        out._inputs = inputs
-        out._op = op
-        out._ctx = ctx
-        out._upstream = None
-        out._hooks = None
-        out._scope = _state.scope
-        out._index = next_index()
-        if _state.anomaly and op is not None and not math.isfinite(data):
-            core.check_forward(out, data)
-        return out
-
-    @staticmethod
     def _finite(x: float) -> bool:
         return math.isfinite(x)
 
@@ -104,27 +87,27 @@ class Value(Node):
     # ---- arithmetic: numbers on either side become constant leaves ----
     def __add__(self, other: "Value | Number") -> "Value":
         other = other if isinstance(other, Value) else _constant(other, "+")
-        return Value._make(self.data + other.data, (self, other), _ADD)
+        return _make(self.data + other.data, (self, other), _ADD)
 
     def __radd__(self, other: Number) -> "Value":
         other = _constant(other, "+")
-        return Value._make(other.data + self.data, (other, self), _ADD)
+        return _make(other.data + self.data, (other, self), _ADD)
 
     def __sub__(self, other: "Value | Number") -> "Value":
         other = other if isinstance(other, Value) else _constant(other, "-")
-        return Value._make(self.data - other.data, (self, other), _SUB)
+        return _make(self.data - other.data, (self, other), _SUB)
 
     def __rsub__(self, other: Number) -> "Value":
         other = _constant(other, "-")
-        return Value._make(other.data - self.data, (other, self), _SUB)
+        return _make(other.data - self.data, (other, self), _SUB)
 
     def __mul__(self, other: "Value | Number") -> "Value":
         other = other if isinstance(other, Value) else _constant(other, "*")
-        return Value._make(self.data * other.data, (self, other), _MUL)
+        return _make(self.data * other.data, (self, other), _MUL)
 
     def __rmul__(self, other: Number) -> "Value":
         other = _constant(other, "*")
-        return Value._make(other.data * self.data, (other, self), _MUL)
+        return _make(other.data * self.data, (other, self), _MUL)
 
     def __truediv__(self, other: "Value | Number") -> "Value":
         other = other if isinstance(other, Value) else _constant(other, "/")
@@ -134,7 +117,7 @@ class Value(Node):
         return _divide(_constant(other, "/"), self)
 
     def __neg__(self) -> "Value":
-        return Value._make(-self.data, (self,), _NEG)
+        return _make(-self.data, (self,), _NEG)
 
     def __pow__(self, exponent: "Value | Number") -> "Value":
         if isinstance(exponent, Value):
@@ -147,7 +130,7 @@ class Value(Node):
             raise ValueError(f"pow: 0.0 ** {exponent} is undefined (division by zero)")
         if base < 0.0 and not exponent.is_integer():
             raise ValueError(f"pow: negative base {base} ** non-integer {exponent} is not a real number")
-        return Value._make(base ** exponent, (self,), _POW, exponent)
+        return _make(base ** exponent, (self,), _POW, exponent)
 
     def __rpow__(self, base: Number) -> "Value":
         return _power_of_values(_constant(base, "**"), self)
@@ -156,18 +139,18 @@ class Value(Node):
     def exp(self) -> "Value":
         if self.data > _EXP_LIMIT:
             raise OverflowError(f"exp: exp({self.data}) overflows a float (largest input is {_EXP_LIMIT:.2f})")
-        return Value._make(math.exp(self.data), (self,), _EXP)
+        return _make(math.exp(self.data), (self,), _EXP)
 
     def log(self) -> "Value":
         if not self.data > 0.0:
             raise ValueError(f"log: input must be > 0, got {self.data}{_named(self)}")
-        return Value._make(math.log(self.data), (self,), _LOG)
+        return _make(math.log(self.data), (self,), _LOG)
 
     def tanh(self) -> "Value":
-        return Value._make(math.tanh(self.data), (self,), _TANH)
+        return _make(math.tanh(self.data), (self,), _TANH)
 
     def relu(self) -> "Value":
-        return Value._make(self.data if self.data > 0.0 else 0.0, (self,), _RELU)
+        return _make(self.data if self.data > 0.0 else 0.0, (self,), _RELU)
 
     def sigmoid(self) -> "Value":
         x = self.data
@@ -176,7 +159,7 @@ class Value(Node):
         else:
             e = math.exp(x)
             s = e / (1.0 + e)
-        return Value._make(s, (self,), _SIGMOID)
+        return _make(s, (self,), _SIGMOID)
 
     # ---- backward ----
     def backward(self) -> None:
@@ -200,13 +183,34 @@ class Value(Node):
         return f"Value(data={self.data:.4g}, grad={self.grad:.4g}{label})"
 
 
+def _make(data: float, inputs: tuple, op: Op | None, ctx: object = None) -> Value:
+    """A new node holding `data`, made by `op` from `inputs` (no checks: the op has done them)."""
+    out = _new_value(Value)  # skips Value.__init__, which checks user input
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._inputs = inputs
+    out._op = op
+    out._ctx = ctx
+    out._upstream = None
+    out._hooks = None
+    out._scope = _state.scope
+    out._index = next_index()
+    if _state.anomaly and op is not None and not math.isfinite(data):
+        core.check_forward(out, data)
+    return out
+
+
+_new_value = object.__new__
+
+
 def _constant(number: object, symbol: str) -> Value:
     """A number used in an op, as a leaf Value (so the graph shows it)."""
     kind = type(number)
     if kind is not float and kind is not int:
         if isinstance(number, bool) or not isinstance(number, numbers.Real):
             raise TypeError(f"'{symbol}': cannot combine a Value with {kind.__name__} ({number!r:.40})")
-    return Value._make(float(number), (), None)
+    return _make(float(number), (), None)
 
 
 def _as_value(x: object, op_name: str) -> Value:
@@ -220,7 +224,7 @@ def _named(value: Value) -> str:
 def _divide(numerator: Value, denominator: Value) -> Value:
     if denominator.data == 0.0:
         raise ZeroDivisionError(f"div: {numerator.data} / 0.0: the denominator{_named(denominator)} is zero")
-    return Value._make(numerator.data / denominator.data, (numerator, denominator), _DIV)
+    return _make(numerator.data / denominator.data, (numerator, denominator), _DIV)
 
 
 def _power_of_values(base: Value, exponent: Value) -> Value:
@@ -229,7 +233,7 @@ def _power_of_values(base: Value, exponent: Value) -> Value:
             f"pow: Value ** Value needs a positive base (it is computed as exp(b·ln a)), got base {base.data}"
         )
     log_base = math.log(base.data)
-    return Value._make(base.data ** exponent.data, (base, exponent), _POWV, log_base)
+    return _make(base.data ** exponent.data, (base, exponent), _POWV, log_base)
 
 
 # ---- helpers for the worked attention example ----

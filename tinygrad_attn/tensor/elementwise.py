@@ -14,7 +14,10 @@ from .tensor import Tensor, lift, make
 
 def reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
     """Sum `grad` over the axes that broadcasting added or stretched, so it has like's shape."""
-    shape = like.data.shape
+    target = like.data
+    if grad.shape == target.shape and grad.dtype == target.dtype:
+        return grad  # nothing was broadcast or cast (the common case)
+    shape = target.shape
     if grad.shape != shape:
         extra = grad.ndim - len(shape)
         if extra:
@@ -22,8 +25,8 @@ def reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
         stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if stretched:
             grad = grad.sum(axis=stretched, keepdims=True)
-    if grad.dtype != like.data.dtype:
-        grad = grad.astype(like.data.dtype)
+    if grad.dtype != target.dtype:
+        grad = grad.astype(target.dtype)
     return grad
 
 
@@ -40,7 +43,8 @@ def _broadcast_error(where: str, a: Tensor, b: Tensor) -> ValueError:
 
 
 def _binary(a: Any, b: Any, ufunc: Callable, op: Op) -> Tensor:
-    a, b = _pair(a, b, op.name)
+    if type(a) is not Tensor or type(b) is not Tensor:  # checked here to save a call per op
+        a, b = _pair(a, b, op.name)
     try:
         data = ufunc(a.data, b.data)
     except ValueError:

@@ -124,8 +124,9 @@ class Tensor(Node):
         return bool(np.isfinite(x).all()) if x.dtype.kind == "f" else True
 
     def _accumulate_grad(self, grad: np.ndarray) -> None:
-        if grad.dtype != self.data.dtype or grad.shape != self.data.shape:
-            grad = np.broadcast_to(grad, self.data.shape).astype(self.data.dtype)
+        data = self.data
+        if grad.dtype != data.dtype or grad.shape != data.shape:
+            grad = np.broadcast_to(grad, data.shape).astype(data.dtype)
         if self.grad is None:
             self.grad = np.array(grad)  # own copy: the same array may flow to other nodes
         else:
@@ -160,9 +161,10 @@ class Tensor(Node):
                 )
             return np.ones_like(self.data)
         seed = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-        if seed.shape != self.data.shape:
+        data = self.data
+        if seed.shape != data.shape:
             raise ValueError(f"{where}: grad has shape {seed.shape} but the tensor has shape {self.shape}")
-        return seed.astype(self.data.dtype, copy=False)
+        return seed if seed.dtype == data.dtype else seed.astype(data.dtype)
 
     def retain_grad(self) -> "Tensor":
         """Keep `.grad` on this non-leaf after backward (leaves always keep it)."""
@@ -342,20 +344,32 @@ def _init(out: Tensor, data: np.ndarray, inputs: tuple, op: Op | None, ctx: Any,
 
 def make(data: np.ndarray, inputs: tuple, op: Op, ctx: Any = None) -> Tensor:
     """The result of an op: in the graph if grad mode is on and any input requires grad."""
-    out = Tensor.__new__(Tensor)
+    recorded = False
     if _state.grad_enabled:
         for inp in inputs:
             if inp.requires_grad:
-                _init(out, data, inputs, op, ctx, True)
+                recorded = True
                 break
-        else:
-            _init(out, data, (), None, None, False)
-    else:
-        _init(out, data, (), None, None, False)
+    out = _new_tensor(Tensor)  # skips Tensor.__init__, which converts and checks user data
+    out.data = data
+    out.grad = None
+    out.requires_grad = recorded
+    out.name = None
+    out._retain = False
+    out._inputs = inputs if recorded else ()
+    out._op = op if recorded else None
+    out._ctx = ctx if recorded else None
+    out._upstream = None
+    out._hooks = None
+    out._scope = _state.scope
+    out._index = next_index()
     if _state.anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
         out._op = op  # name the op even when no graph was recorded
         core.check_forward(out, data)
     return out
+
+
+_new_tensor = object.__new__
 
 
 def lift(value: Any, like: Tensor, where: str) -> Tensor:
