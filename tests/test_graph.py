@@ -214,11 +214,13 @@ def test_attention_head_shows_its_ops_inside_a_head0_cluster():
     picture = drawn(graph)
     op_names = sorted(picture.text(o) for o in picture.with_class("op"))
     assert op_names == sorted(["transpose", "matmul", "div", "masked_fill", "softmax", "matmul", "sum"])
-    # q, k, v, k transposed, scores, the constant sqrt(d), scaled, masked, weights, out, loss
-    assert len(picture.with_class("value")) == 11
+    # q, k, v, k transposed, scores, the constant sqrt(d), scaled, the causal mask, masked,
+    # weights, out, loss
+    assert len(picture.with_class("value")) == 12
     assert picture.clusters == ["head0"]
     assert "(3, 2) float64" in picture.text(picture.one("q"))
-    assert "constant" in picture.text(picture.one("constant"))
+    assert "1.414" in picture.text(picture.one("constant scalar"))
+    assert "[F T T] [F F T] [F F F]" in picture.text(picture.one("bool"))  # the mask is drawn too
     # Only the sum (made outside the scope) and its output sit outside the head0 cluster.
     top_level, _, cluster = graph.source.partition("subgraph cluster_0")
     assert top_level.count("class=op") == 1 and "sum</B>" in top_level

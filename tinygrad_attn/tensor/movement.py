@@ -101,10 +101,16 @@ def _describe(index: Any) -> str:
 
 
 # ---- masking and selecting ----
+# The mask is an input too (so a drawn graph shows it), but it gets no gradient.
 MASKED_FILL = Op("masked_fill", "d(masked_fill a)/da = 0 where mask else 1",
-                 lambda n, g: (np.where(n._ctx, 0, g),))
+                 lambda n, g: (np.where(n._ctx, 0, g), None))
 WHERE = Op("where", "d(where(c, a, b))/da = 1 where c else 0,  d/db = 1 where not c else 0",
            lambda n, g: _where_backward(n, g))
+
+
+def _mask_node(mask: Any) -> Tensor:
+    """The mask as a constant tensor, so it appears as an input of the op in a drawn graph."""
+    return mask if isinstance(mask, Tensor) else as_tensor(np.asarray(mask), "mask")
 
 
 def _bool_mask(mask: Any, where: str) -> np.ndarray:
@@ -115,6 +121,7 @@ def _bool_mask(mask: Any, where: str) -> np.ndarray:
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
+    mask_node = _mask_node(mask)
     mask = _bool_mask(mask, "masked_fill")
     try:
         fits = np.broadcast_shapes(mask.shape, x.data.shape) == x.data.shape
@@ -127,10 +134,11 @@ def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"masked_fill: value must be a number, got {type(value).__name__} (tensor of shape {x.shape})")
     data = np.where(mask, np.asarray(value, dtype=x.data.dtype), x.data)
-    return make(data, (x,), MASKED_FILL, mask)
+    return make(data, (x, mask_node), MASKED_FILL, mask)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
+    condition_node = _mask_node(condition)
     condition = _bool_mask(condition, "where")
     a = a if isinstance(a, Tensor) else as_tensor(a, "where")
     b = b if isinstance(b, Tensor) else as_tensor(b, "where")
@@ -140,13 +148,14 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"where: condition {condition.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
         ) from None
-    return make(data, (a, b), WHERE, condition)
+    return make(data, (condition_node, a, b), WHERE, condition)
 
 
 def _where_backward(node: Tensor, grad: np.ndarray) -> tuple:
-    a, b = node._inputs
+    _, a, b = node._inputs
     condition = node._ctx
-    return (reduce_to(np.where(condition, grad, 0), a) if a.requires_grad else None,
+    return (None,
+            reduce_to(np.where(condition, grad, 0), a) if a.requires_grad else None,
             reduce_to(np.where(condition, 0, grad), b) if b.requires_grad else None)
 
 
