@@ -219,8 +219,8 @@ def test_attention_head_shows_its_ops_inside_a_head0_cluster():
     assert len(picture.with_class("value")) == 12
     assert picture.clusters == ["head0"]
     assert "(3, 2) float64" in picture.text(picture.one("q"))
-    assert "1.414" in picture.text(picture.one("constant scalar"))
-    assert "[F T T] [F F T] [F F F]" in picture.text(picture.one("bool"))  # the mask is drawn too
+    assert "1.414" in picture.text(picture.one("constant", "scalar"))
+    assert "[F T T] [F F T] [F F F]" in picture.text(picture.one("constant", "bool"))  # the mask too
     # Only the sum (made outside the scope) and its output sit outside the head0 cluster.
     top_level, _, cluster = graph.source.partition("subgraph cluster_0")
     assert top_level.count("class=op") == 1 and "sum</B>" in top_level
