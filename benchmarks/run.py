@@ -57,19 +57,23 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "W0": {
         "numpy": "benchmarks.reference_numpy:w0_numpy",
         "torch": "benchmarks.reference_torch:w0_torch",
+        "tinygrad_attn": "benchmarks.impl_overhead:w0_tinygrad_attn",
     },
     "W1": {
         "numpy": "benchmarks.reference_numpy:w1_numpy",
         "torch-sdpa": "benchmarks.reference_torch:w1_torch_sdpa",
         "torch-written": "benchmarks.reference_torch:w1_torch_written",
+        "tinygrad_attn": "benchmarks.impl_gpt:w1_tinygrad_attn",
     },
     "W2": {
         "numpy": "benchmarks.reference_numpy:w2_numpy",
         "torch-sdpa": "benchmarks.reference_torch:w2_torch_sdpa",
         "torch-written": "benchmarks.reference_torch:w2_torch_written",
+        "tinygrad_attn": "benchmarks.impl_gpt:w2_tinygrad_attn",
     },
     "W3": {
         "micrograd": "benchmarks.w3_micrograd:w3_micrograd",
+        "tinygrad_attn": "benchmarks.impl_overhead:w3_tinygrad_attn",
     },
 }
 

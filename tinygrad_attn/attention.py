@@ -1,4 +1,4 @@
-"""Scaled dot-product attention, three ways.
+"""Scaled dot-product attention: fused, packed for many heads, or step by step.
 
     weights = softmax over keys of (q @ kᵀ / √d, with disallowed keys at -inf)
     output  = weights @ v
@@ -6,28 +6,36 @@
 - `scaled_dot_product_attention(q, k, v)`: one fused op, forward and backward by hand (fast).
   With `return_weights=True` it is two ops instead, `attention_weights` then an ordinary
   matmul, so the weights are a node on the loss path and `weights.retain_grad()` shows dL/dW.
+- `packed_attention(qkv, n_heads)`: the fused op for multi-head attention, reading each head's
+  q, k, v as views of one packed projection and writing the output with the heads merged.
 - `attention_steps(q, k, v)`: the same computation from primitive Tensor ops, every stage a
   named tensor in the graph (scores, scaled_scores, masked_scores, weights, output).
 
 Masks are boolean and True where a query may attend to a key (PyTorch's bool `attn_mask`).
 A query row with no allowed key gets zero weights, a zero output and zero gradients, never NaN;
 a disallowed key gets exactly zero gradient from that query.
+
+Speed: the weights are kept keys-first, (..., Tk, Tq), because NumPy reduces over a middle axis
+faster than over the last; the mask is added as a cached 0/-inf bias; softmax skips its max
+shift when every score is small enough for exp; large arrays come from `perf.empty`.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import perf
 from .core import Op
 from .tensor.elementwise import reduce_to
 from .tensor.linalg import matmul
 from .tensor.tensor import Tensor, as_tensor, make
 
-__all__ = ["scaled_dot_product_attention", "attention_weights", "attention_steps", "AttentionSteps",
-           "causal_mask"]
+__all__ = ["scaled_dot_product_attention", "packed_attention", "attention_weights", "attention_steps",
+           "AttentionSteps", "causal_mask"]
 
 
 def causal_mask(T: int, num_keys: int | None = None) -> np.ndarray:
@@ -111,53 +119,131 @@ def _scale(scale: float | None, d: int, dtype: np.dtype, where: str) -> np.float
     return dtype.type(scale)
 
 
+# ---- masks as an additive bias: 0 where attention is allowed, -inf where it is not ----
+_CACHED_BIAS_ELEMENTS = 1 << 20  # larger causal biases are made afresh, so the cache stays small
+
+
+def _causal_bias(queries: int, keys: int, keys_first: bool, dtype: np.dtype) -> np.ndarray:
+    """The causal mask as a bias, (Tq, Tk) or (Tk, Tq) when `keys_first`; read-only, so it cannot go stale."""
+    if queries * keys <= _CACHED_BIAS_ELEMENTS:
+        return _cached_causal_bias(queries, keys, keys_first, dtype)
+    return _make_causal_bias(queries, keys, keys_first, dtype)
+
+
+def _make_causal_bias(queries: int, keys: int, keys_first: bool, dtype: np.dtype) -> np.ndarray:
+    allowed = causal_mask(queries, keys)
+    allowed = np.ascontiguousarray(allowed.T) if keys_first else allowed  # a strided bias adds slowly
+    bias = np.where(allowed, dtype.type(0), dtype.type(-np.inf))
+    bias.flags.writeable = False
+    return bias
+
+
+_cached_causal_bias = functools.lru_cache(maxsize=16)(_make_causal_bias)
+
+
+def _score_bias(mask: Any, is_causal: bool, scores_shape: tuple[int, ...], keys_first: bool,
+                dtype: np.dtype, where: str) -> tuple[np.ndarray | None, bool]:
+    """The bias to add to the scores (None: nothing masked), and whether a query row can end
+    up with no allowed key (only an explicit mask can do that: a causal row always sees key 0)."""
+    if mask is None:
+        if not is_causal:
+            return None, False
+        return _causal_bias(scores_shape[-2], scores_shape[-1], keys_first, dtype), False
+    allowed = np.atleast_2d(_allowed(mask, is_causal, scores_shape, where))
+    if keys_first:  # a contiguous transposed copy: adding a strided view is several times slower
+        allowed = np.ascontiguousarray(np.swapaxes(allowed, -1, -2))
+    return np.where(allowed, dtype.type(0), dtype.type(-np.inf)), True
+
+
 # ---- the shared forward: softmax over keys of the masked, scaled scores ----
-def _attention_probs(q_scaled: np.ndarray, k: np.ndarray, allowed: np.ndarray | None,
-                     keys_first: bool) -> np.ndarray:
-    """softmax(q_scaled @ kᵀ, masked) over keys, as (..., Tq, Tk), or as (..., Tk, Tq) when
+@functools.lru_cache(maxsize=32)
+def _largest_safe_score(dtype: np.dtype, keys: int) -> float:
+    """A score bound within which exp neither overflows (even summed over `keys`) nor underflows to 0."""
+    info = np.finfo(dtype)
+    return 0.5 * min(math.log(float(info.max)) - math.log(keys), -math.log(float(info.tiny)))
+
+
+def _scores_fit_exp(scores: np.ndarray, keys: int) -> bool:
+    """Whether every score lies in ±`_largest_safe_score`, so softmax may skip subtracting the row max.
+
+    Softmax is shift-invariant: the shift only keeps exp in range. A global min and max (two
+    fast contiguous passes) replace a per-row max and a subtraction (two slow ones).
+    """
+    if scores.size == 0:
+        return False
+    limit = _largest_safe_score(scores.dtype, keys)
+    return -limit <= float(scores.min()) and float(scores.max()) <= limit  # NaN: False, so shifted
+
+
+def _attention_probs(q_scaled: np.ndarray, k: np.ndarray, bias: np.ndarray | None, keys_first: bool,
+                     guard_empty_rows: bool) -> np.ndarray:
+    """softmax(q_scaled @ kᵀ + bias) over keys, as (..., Tq, Tk), or as (..., Tk, Tq) when
     `keys_first` (NumPy reduces over a middle axis several times faster than over the last)."""
     key_axis = -2 if keys_first else -1
+    batch = q_scaled.shape[:-2]
+    if batch != k.shape[:-2]:
+        batch = np.broadcast_shapes(batch, k.shape[:-2])
+    queries, keys = q_scaled.shape[-2], k.shape[-2]
     if keys_first:
-        scores = np.matmul(k, np.swapaxes(q_scaled, -1, -2))
+        scores = np.matmul(k, np.swapaxes(q_scaled, -1, -2), out=perf.empty(batch + (keys, queries), k.dtype))
     else:
-        scores = np.matmul(q_scaled, np.swapaxes(k, -1, -2))
-    if allowed is not None:
-        if keys_first:  # a contiguous transposed copy: adding a strided view is several times slower
-            allowed = np.ascontiguousarray(np.swapaxes(np.atleast_2d(allowed), -1, -2))
-        scores += np.where(allowed, scores.dtype.type(0), scores.dtype.type(-np.inf))
-    shift = np.max(scores, axis=key_axis, keepdims=True)
-    if allowed is not None:
-        shift[shift == -np.inf] = 0  # a row with no allowed key: exp(-inf - 0) = 0, not NaN
-    scores -= shift
+        scores = np.matmul(q_scaled, np.swapaxes(k, -1, -2), out=perf.empty(batch + (queries, keys), k.dtype))
+    unshifted = _scores_fit_exp(scores, keys)  # before the bias: its -inf would hide the smallest score
+    if bias is not None:
+        scores += bias
+    if not unshifted:
+        shift = scores.max(axis=key_axis, keepdims=True)
+        if guard_empty_rows:
+            shift[shift == -np.inf] = 0  # a row with no allowed key: exp(-inf - 0) = 0, not NaN
+        scores -= shift
     probs = np.exp(scores, out=scores)
-    ones = np.ones((1, probs.shape[-2]) if keys_first else (probs.shape[-1], 1), dtype=probs.dtype)
-    total = np.matmul(ones, probs) if keys_first else np.matmul(probs, ones)  # BLAS beats np.sum here
-    if allowed is not None:
+    ones = perf.ones(probs.shape[key_axis], probs.dtype)
+    # sums over keys in BLAS, several times faster than np.sum
+    total = np.matmul(ones, probs)[..., None, :] if keys_first else np.matmul(probs, ones)[..., None]
+    if guard_empty_rows:
         total[total == 0] = 1  # the same empty rows: 0 / 1 = 0
     probs *= np.reciprocal(total, out=total)
     return probs
+
+
+def _attention_grads(grad: np.ndarray, output: np.ndarray, probs_t: np.ndarray, q_scaled: np.ndarray,
+                     k: np.ndarray, v: np.ndarray, scale: np.floating, needed: tuple[bool, bool, bool],
+                     outs: tuple = (None, None, None)) -> tuple:
+    """dq, dk, dv of output = softmax(q kᵀ·scale) @ v (each None unless `needed`), written into
+    `outs` where given (they may be strided views, e.g. blocks of one packed array). Otherwise
+    they have the batch dims of the scores (broadcast): the caller sums them to the inputs' shape."""
+    out_q, out_k, out_v = outs
+    batch, (keys, queries) = probs_t.shape[:-2], probs_t.shape[-2:]
+    if out_q is None and needed[0]:
+        out_q = perf.empty(batch + (queries, k.shape[-1]), grad.dtype)
+    if out_k is None and needed[1]:
+        out_k = perf.empty(batch + (keys, k.shape[-1]), grad.dtype)
+    if out_v is None and needed[2]:
+        out_v = perf.empty(batch + (keys, v.shape[-1]), grad.dtype)
+    grad_q = grad_k = grad_v = None
+    if needed[2]:
+        grad_v = np.matmul(probs_t, grad, out=out_v)
+    if needed[0] or needed[1]:
+        # Σₖ dWₖ·Wₖ = Σₖ (g·vₖ) Wₖ = g·out: a (Tq, dv) product instead of a (Tq, Tk) one
+        row_dot = perf.row_dot(grad, output)[..., None, :]
+        grad_scores_t = np.matmul(v, np.swapaxes(grad, -1, -2), out=perf.empty(probs_t.shape, grad.dtype))
+        grad_scores_t -= row_dot
+        grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
+        if needed[0]:
+            grad_q = np.matmul(np.swapaxes(grad_scores_t, -1, -2), k, out=out_q)
+            grad_q *= scale
+        if needed[1]:
+            grad_k = np.matmul(grad_scores_t, q_scaled, out=out_k)
+    return grad_q, grad_k, grad_v
 
 
 # ---- one fused op: softmax(q kᵀ/√d) @ v ----
 def _sdpa_backward(node: Tensor, grad: np.ndarray) -> tuple:
     q, k, v = node._inputs
     probs_t, q_scaled, scale = node._ctx  # probs_t: the weights, stored keys-first (..., Tk, Tq)
-    grad_q = grad_k = grad_v = None
-    if v.requires_grad:
-        grad_v = reduce_to(np.matmul(probs_t, grad), v)
-    if q.requires_grad or k.requires_grad:
-        # Σₖ dWₖ·Wₖ = Σₖ (g·vₖ) Wₖ = g·out: a (Tq, dv) product instead of a (Tq, Tk) one
-        row_dot = np.einsum("...qd,...qd->...q", grad, node.data)[..., None, :]
-        grad_scores_t = np.matmul(v.data, np.swapaxes(grad, -1, -2))
-        grad_scores_t -= row_dot
-        grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
-        if q.requires_grad:
-            grad_q = np.matmul(np.swapaxes(grad_scores_t, -1, -2), k.data)
-            grad_q *= scale
-            grad_q = reduce_to(grad_q, q)
-        if k.requires_grad:
-            grad_k = reduce_to(np.matmul(grad_scores_t, q_scaled), k)
-    return grad_q, grad_k, grad_v
+    grads = _attention_grads(grad, node.data, probs_t, q_scaled, k.data, v.data, scale,
+                             (q.requires_grad, k.requires_grad, v.requires_grad))
+    return tuple(None if g is None else reduce_to(g, x) for g, x in zip(grads, (q, k, v)))
 
 
 SDPA = Op("scaled_dot_product_attention",
@@ -165,12 +251,73 @@ SDPA = Op("scaled_dot_product_attention",
           _sdpa_backward)
 
 
+# ---- the same op reading q | k | v from one packed array, as multi-head attention makes them ----
+def _split_heads(packed: np.ndarray, n_heads: int, parts: int) -> tuple[np.ndarray, ...]:
+    """(B, T, parts·H·d) -> `parts` arrays (B, H, T, d): views into `packed`, nothing copied."""
+    batch, time, width = packed.shape
+    heads = packed.reshape(batch, time, parts, n_heads, width // (parts * n_heads))
+    return tuple(heads[:, :, part].transpose(0, 2, 1, 3) for part in range(parts))
+
+
+def _packed_attention_backward(node: Tensor, grad: np.ndarray) -> tuple:
+    qkv = node._inputs[0]
+    probs_t, q_scaled, scale, n_heads = node._ctx
+    _, k, v = _split_heads(qkv.data, n_heads, 3)
+    (grad_heads,), (out_heads,) = _split_heads(grad, n_heads, 1), _split_heads(node.data, n_heads, 1)
+    grad_qkv = perf.empty(qkv.data.shape, qkv.data.dtype)
+    # dq, dk, dv land straight in their column blocks of d(qkv): no zeros, no sums, no copies
+    _attention_grads(grad_heads, out_heads, probs_t, q_scaled, k, v, scale, (True, True, True),
+                     _split_heads(grad_qkv, n_heads, 3))
+    return (grad_qkv,)
+
+
+PACKED_ATTENTION = Op("packed_attention",
+                      "per head: dV = Wᵀ·G,  dS = W ⊙ (G·Vᵀ - rowsum(G ⊙ out)),  dQ = dS·K/√d,  dK = dSᵀ·Q/√d;"
+                      "  d(qkv) = [dQ, dK, dV] side by side",
+                      _packed_attention_backward)
+
+
+def packed_attention(qkv: Any, n_heads: int, mask: Any = None, is_causal: bool = False,
+                     scale: float | None = None) -> Tensor:
+    """Multi-head attention of a packed projection: qkv (B, T, 3·d) holds q | k | v, each split
+    head-major into `n_heads` heads of d / n_heads channels; returns (B, T, d), heads merged.
+
+    The same numbers as cutting qkv into per-head q, k, v, calling
+    `scaled_dot_product_attention(q, k, v, mask, is_causal, scale=scale)` and merging the heads
+    back, but one op without the copies: the heads are views into qkv, the output is written
+    already merged and the gradient goes straight into one (B, T, 3·d) array.
+    `mask` broadcasts to (B, n_heads, T, T).
+    """
+    where = "packed_attention"
+    qkv = qkv if isinstance(qkv, Tensor) else as_tensor(qkv, where)
+    if isinstance(n_heads, bool) or not isinstance(n_heads, (int, np.integer)) or n_heads < 1:
+        raise ValueError(f"{where}: n_heads must be a positive int, got {n_heads!r}")
+    if qkv.data.dtype.kind != "f":
+        raise TypeError(f"{where}: qkv must be floating point, got dtype {qkv.dtype}")
+    if qkv.data.ndim != 3 or qkv.shape[-1] == 0 or qkv.shape[-1] % (3 * n_heads) or qkv.shape[1] == 0:
+        raise ValueError(f"{where}: qkv must be (batch, time >= 1, 3·n_heads·d_head) with n_heads={n_heads}, "
+                         f"got shape {qkv.shape}")
+    batch, time, width = qkv.shape
+    n_heads = int(n_heads)
+    d_head = width // (3 * n_heads)
+    dtype = qkv.data.dtype
+    bias, guard = _score_bias(mask, is_causal, (batch, n_heads, time, time), True, dtype, where)
+    scale = _scale(scale, d_head, dtype, where)
+    q, k, v = _split_heads(qkv.data, n_heads, 3)
+    q_scaled = np.multiply(q, scale, out=perf.empty(q.shape, dtype))
+    probs_t = _attention_probs(q_scaled, k, bias, True, guard)
+    merged = perf.empty((batch, time, n_heads, d_head), dtype)
+    np.matmul(np.swapaxes(probs_t, -1, -2), v, out=merged.transpose(0, 2, 1, 3))  # written in merged order
+    return make(merged.reshape(batch, time, n_heads * d_head), (qkv,), PACKED_ATTENTION,
+                (probs_t, q_scaled, scale, n_heads))
+
+
 # ---- or two ops: the weights as their own node, then an ordinary matmul ----
 def _weights_backward(node: Tensor, grad: np.ndarray) -> tuple:
     q, k = node._inputs
     q_scaled, scale = node._ctx
     weights = node.data
-    row_dot = np.einsum("...qk,...qk->...q", grad, weights)[..., None]
+    row_dot = perf.row_dot(grad, weights)[..., None]
     grad_scores = grad - row_dot  # never in place: `grad` may be the retained weights.grad
     grad_scores *= weights
     grad_q = grad_k = None
@@ -187,12 +334,12 @@ ATTENTION_WEIGHTS = Op("attention_weights",
                        "dS = W ⊙ (G - rowsum(G ⊙ W)),  dQ = dS·K/√d,  dK = dSᵀ·Q/√d",
                        _weights_backward)
 
-OPS = (SDPA, ATTENTION_WEIGHTS)
+OPS = (SDPA, PACKED_ATTENTION, ATTENTION_WEIGHTS)
 
 
-def _weights(q: Tensor, k: Tensor, allowed: np.ndarray | None, scale: np.floating) -> Tensor:
-    q_scaled = q.data * scale
-    weights = make(_attention_probs(q_scaled, k.data, allowed, keys_first=False), (q, k), ATTENTION_WEIGHTS,
+def _weights(q: Tensor, k: Tensor, bias: np.ndarray | None, guard: bool, scale: np.floating) -> Tensor:
+    q_scaled = np.multiply(q.data, scale, out=perf.empty(q.shape, q.data.dtype))
+    weights = make(_attention_probs(q_scaled, k.data, bias, False, guard), (q, k), ATTENTION_WEIGHTS,
                    (q_scaled, scale))
     weights.name = "weights"
     return weights
@@ -207,8 +354,8 @@ def attention_weights(q: Any, k: Any, mask: Any = None, is_causal: bool = False,
     """
     where = "attention_weights"
     q, k, _, scores_shape = _check_inputs(where, q, k)
-    allowed = _allowed(mask, is_causal, scores_shape, where)
-    return _weights(q, k, allowed, _scale(scale, q.shape[-1], q.data.dtype, where))
+    bias, guard = _score_bias(mask, is_causal, scores_shape, False, q.data.dtype, where)
+    return _weights(q, k, bias, guard, _scale(scale, q.shape[-1], q.data.dtype, where))
 
 
 def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, is_causal: bool = False,
@@ -225,14 +372,16 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, is_ca
     """
     where = "scaled_dot_product_attention"
     q, k, v, scores_shape = _check_inputs(where, q, k, v)
-    allowed = _allowed(mask, is_causal, scores_shape, where)
     scale = _scale(scale, q.shape[-1], q.data.dtype, where)
     if return_weights:
-        weights = _weights(q, k, allowed, scale)
+        bias, guard = _score_bias(mask, is_causal, scores_shape, False, q.data.dtype, where)
+        weights = _weights(q, k, bias, guard, scale)
         return matmul(weights, v), weights
-    q_scaled = q.data * scale
-    probs_t = _attention_probs(q_scaled, k.data, allowed, keys_first=True)
-    output = np.matmul(np.swapaxes(probs_t, -1, -2), v.data)
+    bias, guard = _score_bias(mask, is_causal, scores_shape, True, q.data.dtype, where)
+    q_scaled = np.multiply(q.data, scale, out=perf.empty(q.shape, q.data.dtype))
+    probs_t = _attention_probs(q_scaled, k.data, bias, True, guard)
+    output = np.matmul(np.swapaxes(probs_t, -1, -2), v.data,
+                       out=perf.empty(scores_shape[:-1] + v.shape[-1:], q.data.dtype))
     return make(output, (q, k, v), SDPA, (probs_t, q_scaled, scale))
 
 

@@ -8,6 +8,11 @@ log_softmax, cross_entropy, layer_norm and linear have a `*_composed` twin built
 Tensor ops only (attention has `attention_steps`): the same values and the same gradients
 through a longer graph, for seeing every step. Written out, embedding is `weight[indices]` and
 dropout is `x * keep / (1 - p)`.
+
+For speed, the fused ops write large results into arrays from `perf.empty` (a buffer no longer
+referred to by anything is reused, so no page faults) with NumPy's `out=`, do the arithmetic in
+place in buffers they own, and sum rows with a matrix product by ones (BLAS). The formulas are
+unchanged; see perf.py.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import perf
 from .attention import attention_steps, attention_weights, causal_mask, scaled_dot_product_attention
 from .core import Op
 from .tensor.creation import default_rng
@@ -71,10 +77,16 @@ _GELU_K = 0.044715
 
 def _gelu_tanh_backward(node: Tensor, grad: np.ndarray) -> tuple:
     x = node._inputs[0].data
-    tanh_u = node._ctx
-    c, k, half = (x.dtype.type(v) for v in (_GELU_C, _GELU_K, 0.5))
-    local = half * (1 + tanh_u) + half * x * (1 - tanh_u * tanh_u) * c * (1 + 3 * k * x * x)
-    return (grad * local,)
+    gate, x_squared = node._ctx  # s = ½(1 + t), so the formula's ½(1+t) is s and ½(1-t²) is 2s(1-s)
+    # the formula regrouped: s · (1 + 2c·x·(1-s)·(1+3κx²)), written in place into one buffer
+    local = np.multiply(x_squared, 6 * _GELU_C * _GELU_K, out=perf.empty(x.shape, x.dtype))
+    local += 2 * _GELU_C
+    local *= x
+    local *= np.subtract(1, gate, out=perf.empty(x.shape, x.dtype))
+    local += 1
+    local *= gate
+    local *= grad
+    return (local,)
 
 
 def _gelu_exact_backward(node: Tensor, grad: np.ndarray) -> tuple:
@@ -96,9 +108,16 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     x = _float_tensor(x, "gelu")
     data = x.data
     if approximate == "tanh":
-        c, k, half = (data.dtype.type(v) for v in (_GELU_C, _GELU_K, 0.5))
-        tanh_u = np.tanh(c * (data + k * data * data * data))
-        return make(half * data * (1 + tanh_u), (x,), GELU_TANH, tanh_u)
+        # the gate s = ½(1 + tanh(c·(x + κx³))), built in place in one buffer
+        x_squared = np.multiply(data, data, out=perf.empty(data.shape, data.dtype))  # kept: backward needs it too
+        gate = np.multiply(x_squared, _GELU_C * _GELU_K, out=perf.empty(data.shape, data.dtype))
+        gate += _GELU_C
+        gate *= data
+        np.tanh(gate, out=gate)
+        gate *= 0.5
+        gate += 0.5
+        out = np.multiply(data, gate, out=perf.empty(data.shape, data.dtype))  # x·s
+        return make(out, (x,), GELU_TANH, (gate, x_squared))
     if approximate == "none":
         cdf = data.dtype.type(0.5) * (1 + _erf_values(data * data.dtype.type(1 / math.sqrt(2))))
         return make(data * cdf, (x,), GELU, cdf)
@@ -158,7 +177,13 @@ def _class_targets(logits: Any, targets: Any, ignore_index: int | None, where: s
         raise ValueError(f"{where}: logits {logits.shape} have no classes")
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))):
         raise TypeError(f"{where}: ignore_index must be an int or None, got {ignore_index!r}")
-    counted = target_array != ignore_index if ignore_index is not None else np.ones(count_rows, dtype=bool)
+    if ignore_index is None:
+        counted = np.ones(count_rows, dtype=bool)
+        in_range = count_rows == 0 or (target_array.min() >= 0 and target_array.max() < classes)
+        if in_range:  # the usual case, checked with two reductions instead of four passes
+            return logits, target_array.astype(np.int64), counted, count_rows  # a copy: the caller may reuse theirs
+    else:
+        counted = target_array != ignore_index
     bad = counted & ((target_array < 0) | (target_array >= classes))
     if bad.any():
         shown = target_array[bad][:5].tolist()
@@ -173,9 +198,11 @@ def _cross_entropy_backward(node: Tensor, grad: np.ndarray) -> tuple:
     probs, targets, counted, count = node._ctx
     if count == 0:
         return (np.zeros_like(probs),)
-    grad_logits = probs.copy()
+    grad_logits = perf.empty(probs.shape, probs.dtype)
+    np.copyto(grad_logits, probs)  # a copy: with retain_graph, backward may run again on probs
     grad_logits[np.arange(len(targets)), targets] -= 1
-    grad_logits[~counted] = 0
+    if count < len(targets):
+        grad_logits[~counted] = 0
     grad_logits *= grad / probs.dtype.type(count)
     return (grad_logits,)
 
@@ -193,12 +220,15 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int | None = None) ->
     """
     logits, targets, counted, count = _class_targets(logits, targets, ignore_index, "cross_entropy")
     data = logits.data
-    shifted = data - np.max(data, axis=1, keepdims=True)  # stable for logits of any size
-    exps = np.exp(shifted)
-    totals = np.sum(exps, axis=1, keepdims=True)
-    per_row = np.log(totals[:, 0]) - shifted[np.arange(len(targets)), targets]
-    loss = np.sum(per_row[counted]) / data.dtype.type(max(count, 1))
-    return make(np.asarray(loss, dtype=data.dtype), (logits,), CROSS_ENTROPY, (exps / totals, targets, counted, count))
+    row_max = np.max(data, axis=1, keepdims=True)  # subtracted: stable for logits of any size
+    shifted = np.subtract(data, row_max, out=perf.empty(data.shape, data.dtype))
+    picked = shifted[np.arange(len(targets)), targets]
+    probs = np.exp(shifted, out=shifted)  # in place: shifted is ours and not needed after the pick
+    totals = np.matmul(probs, perf.ones(data.shape[1], data.dtype))  # row sums in BLAS
+    per_row = np.log(totals) - picked
+    loss = np.sum(per_row[counted] if count < len(targets) else per_row) / data.dtype.type(max(count, 1))
+    probs *= np.reciprocal(totals, out=totals)[:, None]
+    return make(np.asarray(loss, dtype=data.dtype), (logits,), CROSS_ENTROPY, (probs, targets, counted, count))
 
 
 def cross_entropy_composed(logits: Tensor, targets: Any, ignore_index: int | None = None) -> Tensor:
@@ -211,19 +241,32 @@ def cross_entropy_composed(logits: Tensor, targets: Any, ignore_index: int | Non
 
 # ---- layer norm ----
 def _layer_norm_backward(node: Tensor, grad: np.ndarray) -> tuple:
-    x_hat, inv_std, has_weight, has_bias = node._ctx
+    x_hat, inv_std, has_weight, has_bias = node._ctx  # x_hat (rows, C), inv_std (rows, 1)
     inputs = node._inputs
     weight = inputs[1] if has_weight else None
-    grad_x_hat = grad * weight.data if has_weight else grad
-    mean_grad = np.mean(grad_x_hat, axis=-1, keepdims=True)
-    mean_grad_x_hat = np.mean(grad_x_hat * x_hat, axis=-1, keepdims=True)
-    grad_x = (grad_x_hat - mean_grad - x_hat * mean_grad_x_hat) * inv_std if inputs[0].requires_grad else None
-    leading = tuple(range(grad.ndim - 1))
-    sent = [grad_x]
+    rows, width = x_hat.shape
+    grad_rows = grad.reshape(rows, width)
+    sent = [None]
     if has_weight:
-        sent.append(np.sum(grad * x_hat, axis=leading) if weight.requires_grad else None)
+        # Σ over rows of g·x̂ in one einsum: no (rows, C) product is stored
+        sent.append(np.einsum("ij,ij->j", grad_rows, x_hat) if weight.requires_grad else None)
     if has_bias:
-        sent.append(np.sum(grad, axis=leading) if inputs[-1].requires_grad else None)
+        sent.append(np.matmul(perf.ones(rows, grad.dtype), grad_rows) if inputs[-1].requires_grad else None)
+    if inputs[0].requires_grad:
+        grad_x = perf.empty(grad_rows.shape, grad.dtype)  # never in place on `grad`: others may hold it
+        if has_weight:
+            np.multiply(grad_rows, weight.data, out=grad_x)
+        else:
+            np.copyto(grad_x, grad_rows)
+        mean_grad = np.matmul(grad_x, perf.ones(width, grad.dtype))  # row sums in BLAS
+        mean_grad *= 1 / width
+        mean_grad_x_hat = perf.row_dot(grad_x, x_hat)
+        mean_grad_x_hat *= 1 / width
+        correction = np.multiply(x_hat, mean_grad_x_hat[:, None], out=perf.empty(x_hat.shape, grad.dtype))
+        correction += mean_grad[:, None]
+        grad_x -= correction
+        grad_x *= inv_std
+        sent[0] = grad_x.reshape(grad.shape)
     return tuple(sent)
 
 
@@ -256,19 +299,28 @@ def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) 
     """
     x, weight, bias = _check_layer_norm(x, weight, bias, eps, "layer_norm")
     data = x.data
-    centered = data - np.mean(data, axis=-1, keepdims=True)
-    variance = np.mean(centered * centered, axis=-1, keepdims=True)
-    inv_std = 1 / np.sqrt(variance + data.dtype.type(eps))
-    x_hat = centered * inv_std
-    out = x_hat
+    width = data.shape[-1]
+    rows = data.reshape(-1, width)  # every leading axis is a row: 2-D, so BLAS does the row sums
+    ones = perf.ones(width, data.dtype)
+    mean = np.matmul(rows, ones)
+    mean *= 1 / width
+    x_hat = np.subtract(rows, mean[:, None], out=perf.empty(rows.shape, rows.dtype))  # scaled in place below
+    variance = perf.row_dot(x_hat, x_hat)  # Σ (x - mean)² without storing the squares
+    variance *= 1 / width  # biased, as in PyTorch
+    variance += eps
+    inv_std = np.reciprocal(np.sqrt(variance, out=variance), out=variance)[:, None]
+    x_hat *= inv_std
+    out = perf.empty(x_hat.shape, x_hat.dtype)  # never x_hat itself: backward needs it unchanged
     if weight is not None:
-        out = out * weight.data
-    if bias is not None:
-        out = out + bias.data
-    elif weight is None:
-        out = x_hat.copy()  # the output must not share memory with what backward saved
+        np.multiply(x_hat, weight.data, out=out)
+        if bias is not None:
+            out += bias.data
+    elif bias is not None:
+        np.add(x_hat, bias.data, out=out)
+    else:
+        np.copyto(out, x_hat)
     inputs = (x,) + ((weight,) if weight is not None else ()) + ((bias,) if bias is not None else ())
-    return make(out, inputs, LAYER_NORM, (x_hat, inv_std, weight is not None, bias is not None))
+    return make(out.reshape(data.shape), inputs, LAYER_NORM, (x_hat, inv_std, weight is not None, bias is not None))
 
 
 def layer_norm_composed(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -291,11 +343,17 @@ def _linear_backward(node: Tensor, grad: np.ndarray) -> tuple:
     out_features, in_features = weight.data.shape
     row_count = math.prod(x.data.shape[:-1])
     grad_rows = grad.reshape(row_count, out_features)
-    grad_x = np.matmul(grad_rows, weight.data).reshape(x.data.shape) if x.requires_grad else None
-    grad_weight = np.matmul(grad_rows.T, x.data.reshape(row_count, in_features)) if weight.requires_grad else None
+    grad_x = None
+    if x.requires_grad:
+        grad_x = np.matmul(grad_rows, weight.data, out=perf.empty((row_count, in_features), grad.dtype))
+        grad_x = grad_x.reshape(x.data.shape)
+    grad_weight = None
+    if weight.requires_grad:
+        grad_weight = np.matmul(grad_rows.T, x.data.reshape(row_count, in_features),
+                                out=perf.empty((out_features, in_features), grad.dtype))
     sent = (grad_x, grad_weight)
     if len(inputs) == 3:
-        sent += (np.sum(grad_rows, axis=0) if inputs[2].requires_grad else None,)
+        sent += (np.matmul(perf.ones(row_count, grad.dtype), grad_rows) if inputs[2].requires_grad else None,)
     return sent
 
 
@@ -325,7 +383,9 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """
     x, weight, bias = _check_linear(x, weight, bias, "linear")
     out_features, in_features = weight.shape
-    rows = np.matmul(x.data.reshape(math.prod(x.shape[:-1]), in_features), weight.data.T)
+    row_count = math.prod(x.shape[:-1])
+    rows = np.matmul(x.data.reshape(row_count, in_features), weight.data.T,
+                     out=perf.empty((row_count, out_features), x.data.dtype))
     if bias is not None:
         rows += bias.data
     inputs = (x, weight) if bias is None else (x, weight, bias)
@@ -341,10 +401,16 @@ def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Te
 
 # ---- embedding ----
 def _embedding_backward(node: Tensor, grad: np.ndarray) -> tuple:
-    indices = node._ctx
+    ids = node._ctx.reshape(-1)
     weight = node._inputs[0].data
+    grad_rows = grad.reshape(-1, weight.shape[1])
     grad_weight = np.zeros_like(weight)
-    np.add.at(grad_weight, indices.reshape(-1), grad.reshape(-1, weight.shape[1]))  # repeated ids add up
+    if ids.size:
+        # repeated ids add up: sort them, sum each run of equal ids in one reduceat (np.add.at is slower)
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        run_starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+        grad_weight[sorted_ids[run_starts]] = np.add.reduceat(grad_rows[order], run_starts, axis=0)
     return (grad_weight,)
 
 
@@ -367,7 +433,9 @@ def embedding(indices: Any, weight: Any) -> Tensor:
         raise ValueError(f"embedding: indices must be in [0, {count}) for weight {weight.shape}, "
                          f"got {ids[bad][:5].tolist()}")
     ids = ids.astype(np.int64, copy=True)  # our own copy: the caller may change theirs before backward
-    return make(np.take(weight.data, ids, axis=0), (weight,), EMBEDDING, ids)
+    rows = perf.empty(ids.shape + weight.shape[1:], weight.data.dtype)
+    np.take(weight.data, ids, axis=0, out=rows, mode="clip")  # "clip" never clips here: ids were checked
+    return make(rows, (weight,), EMBEDDING, ids)
 
 
 # ---- dropout ----

@@ -370,6 +370,7 @@ register("log_softmax", "log_softmax", lambda x, **kw: x.log_softmax(**kw),
 # asks for an entry per Op row there and the reference shows their formulas.
 OP_MODULES.extend(["tinygrad_attn.functional", "tinygrad_attn.attention"])
 from . import functional as _F  # noqa: E402  (functional builds on everything above)
+from . import attention as _attention  # noqa: E402
 
 
 def _tf(torch: Any) -> Any:
@@ -393,6 +394,14 @@ def _torch_mask(torch: Any, mask: np.ndarray | None) -> Any:
 
 def _torch_attention(torch: Any, q: Any, k: Any, v: Any, mask: np.ndarray | None = None, is_causal: bool = False) -> Any:
     return _tf(torch).scaled_dot_product_attention(q, k, v, attn_mask=_torch_mask(torch, mask), is_causal=is_causal)
+
+
+def _torch_packed_attention(torch: Any, qkv: Any, n_heads: int, mask: np.ndarray | None = None,
+                            is_causal: bool = False) -> Any:
+    batch, time, width = qkv.shape
+    q, k, v = (part.reshape(batch, time, n_heads, -1).transpose(1, 2) for part in qkv.chunk(3, dim=-1))
+    merged = _torch_attention(torch, q, k, v, mask, is_causal).transpose(1, 2)
+    return merged.reshape(batch, time, width // 3)
 
 
 def _torch_attention_weights(torch: Any, q: Any, k: Any, mask: np.ndarray | None = None, is_causal: bool = False) -> Any:
@@ -449,6 +458,12 @@ register("dropout", "F.dropout", lambda x, **kw: _F.dropout(x, **kw), _torch_dro
 register("scaled_dot_product_attention", "F.scaled_dot_product_attention",
          lambda q, k, v, **kw: _F.scaled_dot_product_attention(q, k, v, **kw), _torch_attention,
          *_ATTENTION_SAMPLES, note="one fused op; mask True where attention is allowed")
+register("packed_attention", "ta.attention.packed_attention",
+         lambda qkv, **kw: _attention.packed_attention(qkv, **kw), _torch_packed_attention,
+         S((2, 4, 12), n_heads=2, is_causal=True), S((1, 3, 9), n_heads=1),
+         S((2, 4, 6), n_heads=2, mask=_KEY_PADDING[:, None], note="padding keys masked"),
+         note="q, k, v are column blocks of one (B, T, 3·d) input, split into heads; output (B, T, d) "
+              "with the heads merged (what nn.MultiHeadAttention uses)")
 register("attention_weights", "F.scaled_dot_product_attention",
          lambda q, k, v, **kw: _F.scaled_dot_product_attention(q, k, v, return_weights=True, **kw)[0],
          _torch_attention, *_ATTENTION_SAMPLES, variant="return_weights",

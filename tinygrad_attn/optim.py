@@ -4,7 +4,9 @@ An optimizer holds a list of parameters (leaf Tensors) and, per parameter, the s
 needs (momentum buffer, first and second moments). `step()` reads each parameter's `.grad` and
 changes `.data` in place; parameters whose `.grad` is None are skipped. State arrays are made
 at a parameter's first step and then reused: every update is a handful of NumPy calls writing
-into preallocated arrays (`out=`), so a step costs little beyond the arithmetic itself.
+into preallocated arrays (`out=`), so a step costs little beyond the arithmetic itself. Adam and
+AdamW go further when every parameter has a gradient: they lay all parameters end to end and
+run those calls once on the long vector (each parameter's moments are views into it).
 
 Update rules (g = gradient, p = parameter, t = step count of that parameter):
 
@@ -171,6 +173,68 @@ class Adam(Optimizer):
         coupled = self.weight_decay and not self.decoupled_decay
         state["decayed_grad"] = np.empty_like(data) if coupled else None
 
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place.
+
+        Usually every parameter has one, has the same dtype and has taken as many steps: then
+        the rule runs once on all of them laid end to end as one long vector (a dozen NumPy
+        calls instead of a dozen per parameter). Otherwise, parameter by parameter.
+        """
+        if not self._step_as_one_vector():
+            super().step()
+
+    def _step_as_one_vector(self) -> bool:
+        """The same update on all parameters at once; False (nothing done) if they do not allow it."""
+        params, states = self.params, self.state
+        dtype = params[0].data.dtype
+        for param, state in zip(params, states):
+            grad, data = param.grad, param.data
+            if grad is None or grad.shape != data.shape or data.dtype != dtype:
+                return False  # the per-parameter loop skips missing grads and reports bad shapes
+            scratch = state.get("scratch")
+            if scratch is not None and (scratch.shape != data.shape or scratch.dtype != dtype):
+                return False  # a replaced parameter: the loop starts its state afresh
+        if len({state.get("step", 0) for state in states}) != 1:
+            return False  # bias corrections differ: a parameter joined late
+        flat = self._one_vector_state(dtype)
+        # gather, update as one vector, scatter back into each parameter's own array (in place)
+        np.concatenate([param.grad.reshape(-1) for param in params], out=flat["grad"])
+        np.concatenate([param.data.reshape(-1) for param in params], out=flat["data"])
+        self._update(flat["data"], flat["grad"], flat)
+        for param, state, piece in zip(params, states, flat["pieces"]):
+            np.copyto(param.data, piece.reshape(param.data.shape))
+            state["step"] = flat["step"]
+        return True
+
+    def _one_vector_state(self, dtype: np.dtype) -> dict[str, Any]:
+        """Flat moment buffers for all parameters; each parameter's state holds views into them."""
+        flat = getattr(self, "_flat", None)
+        if flat is not None and flat["dtype"] == dtype and all(
+                state.get("exp_avg") is view and view.shape == param.data.shape
+                for param, state, view in zip(self.params, self.state, flat["exp_avg_views"])):
+            return flat
+        sizes = [param.data.size for param in self.params]
+        bounds = np.cumsum([0] + sizes).tolist()
+        total = bounds[-1]
+        coupled = self.weight_decay and not self.decoupled_decay
+        flat = {"dtype": dtype, "step": self.state[0].get("step", 0),
+                "exp_avg": np.zeros(total, dtype), "exp_avg_sq": np.zeros(total, dtype),
+                "scratch": np.empty(total, dtype), "decayed_grad": np.empty(total, dtype) if coupled else None,
+                "grad": np.empty(total, dtype), "data": np.empty(total, dtype)}
+        flat["pieces"] = [flat["data"][start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+        flat["exp_avg_views"] = []
+        for param, state, start, stop in zip(self.params, self.state, bounds[:-1], bounds[1:]):
+            shape = param.data.shape
+            views = {key: None if flat[key] is None else flat[key][start:stop].reshape(shape)
+                     for key in ("exp_avg", "exp_avg_sq", "scratch", "decayed_grad")}
+            for key in ("exp_avg", "exp_avg_sq"):  # moments so far carry over
+                if isinstance(state.get(key), np.ndarray) and state[key].shape == shape:
+                    views[key][...] = state[key]
+            state.update(views, step=flat["step"])
+            flat["exp_avg_views"].append(views["exp_avg"])
+        self._flat = flat
+        return flat
+
     def _decay(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         """Weight decay before the moments: AdamW shrinks p; Adam's L2 form returns g + λ·p."""
         if not self.weight_decay:
@@ -197,13 +261,12 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         np.multiply(scratch, 1.0 - beta2, out=scratch)
         np.add(exp_avg_sq, scratch, out=exp_avg_sq)
-        # p -= lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε)
-        step_size = self.lr / (1.0 - beta1 ** step)
+        # p -= lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε), with √(1-β₂ᵗ) moved to the scalar: one pass fewer
+        root_correction2 = math.sqrt(1.0 - beta2 ** step)
         np.sqrt(exp_avg_sq, out=scratch)
-        np.multiply(scratch, 1.0 / math.sqrt(1.0 - beta2 ** step), out=scratch)
-        np.add(scratch, self.eps, out=scratch)
+        np.add(scratch, self.eps * root_correction2, out=scratch)
         np.divide(exp_avg, scratch, out=scratch)
-        np.multiply(scratch, -step_size, out=scratch)
+        np.multiply(scratch, -self.lr * root_correction2 / (1.0 - beta1 ** step), out=scratch)
         np.add(data, scratch, out=data)
 
     def _settings(self) -> dict[str, Any]:

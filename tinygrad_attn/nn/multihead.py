@@ -8,7 +8,8 @@ Set `mha.record = True` and every forward leaves `mha.last`, an `AttentionRecord
 head's q, k, v, scores, attention weights and outputs. The weights are the very tensor the
 output was computed from, so `mha.last.weights.retain_grad()` before backward shows how the
 loss wants each head's attention to change. With `record = False` (the default) nothing is
-kept and nothing extra is computed.
+kept and nothing extra is computed: attention is then one `packed_attention` op that reads each
+head's q, k, v as views of the projection, which is faster (the same numbers, a shorter graph).
 """
 from __future__ import annotations
 
@@ -90,20 +91,22 @@ class MultiHeadAttention(Module):
         heads, d_head = self.n_heads, self.d_head
         mask = self._mask(batch, time, key_mask, attn_mask)
         qkv = self.qkv_proj(x)  # (B, T, 3·d_model): q | k | v
+        is_causal = self.causal and mask is None  # otherwise the causal part is already in `mask`
+        if not self.record:
+            if self.last is not None:
+                self.last = None  # a stale record would describe a different input
+            # one op: the heads are views into qkv and come out merged (same numbers as below)
+            merged = attention.packed_attention(qkv, heads, mask=mask, is_causal=is_causal)
+            merged.name = "merged_heads"
+            return self.out_proj(merged)
         q = qkv[:, :, :width].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
         k = qkv[:, :, width:2 * width].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
         v = qkv[:, :, 2 * width:].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
         q.name, k.name, v.name = "q", "k", "v"  # so graphs and the stepper say which is which
-        is_causal = self.causal and mask is None  # otherwise the causal part is already in `mask`
-        if self.record:
-            head_outputs, weights = attention.scaled_dot_product_attention(
-                q, k, v, mask=mask, is_causal=is_causal, return_weights=True)
-            self.last = AttentionRecord(q, k, v, self._scores(q, k, mask), weights, head_outputs,
-                                        attention.causal_mask(time) if is_causal else mask)
-        else:
-            head_outputs = attention.scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal)
-            if self.last is not None:
-                self.last = None  # a stale record would describe a different input
+        head_outputs, weights = attention.scaled_dot_product_attention(
+            q, k, v, mask=mask, is_causal=is_causal, return_weights=True)
+        self.last = AttentionRecord(q, k, v, self._scores(q, k, mask), weights, head_outputs,
+                                    attention.causal_mask(time) if is_causal else mask)
         head_outputs.name = "head_outputs"
         merged = head_outputs.transpose(0, 2, 1, 3).reshape(batch, time, width)
         return self.out_proj(merged)
