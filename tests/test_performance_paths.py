@@ -316,3 +316,53 @@ def test_row_dot_sums_products_over_the_last_axis():
     b = np.ones((2, 2, 3)) * 2
     np.testing.assert_array_equal(perf.row_dot(a, b), (a * b).sum(axis=-1))
 
+
+
+# ---- large arrays take the pooled paths (>= 64 KiB): the same promises must hold there ----
+def _large(seed: int, shape=(128, 160)) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_large_leaf_grads_of_one_sum_do_not_alias():
+    a = Tensor(_large(0), requires_grad=True)
+    b = Tensor(_large(1), requires_grad=True)
+    (a + b).backward(np.ones(a.shape, np.float32))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 1.0
+    np.testing.assert_array_equal(b.grad, np.ones(b.shape, np.float32))
+
+
+def test_large_gradient_sums_stay_correct_while_earlier_grads_are_held():
+    a_data, b_data = _large(2), _large(3)
+    a = Tensor(a_data, requires_grad=True)
+    b = Tensor(b_data, requires_grad=True)
+    held = []
+    for _ in range(3):
+        loss = ((a * b + a) * a).sum()  # a used three times: its gradient is a sum of three
+        loss.backward()
+        held.append(a.grad.copy())
+    # d/da Σ (a·b + a)·a = 2ab + 2a, accumulated over three passes
+    expected = 2 * a_data * b_data + 2 * a_data
+    np.testing.assert_allclose(held[0], expected, rtol=1e-5)
+    np.testing.assert_allclose(held[2], 3 * expected, rtol=1e-5)
+    np.testing.assert_allclose(b.grad, 3 * a_data * a_data, rtol=1e-5)
+
+
+def test_large_broadcast_results_do_not_reuse_an_operand_shaped_buffer():
+    row = Tensor(_large(4, (1, 160)), requires_grad=True)
+    column = Tensor(_large(5, (128, 1)), requires_grad=True)
+    out = row + column
+    assert out.shape == (128, 160)
+    np.testing.assert_allclose(out.data, row.data + column.data)
+    out.backward(np.ones(out.shape, np.float32))
+    np.testing.assert_allclose(row.grad, np.full((1, 160), 128.0))
+    np.testing.assert_allclose(column.grad, np.full((128, 1), 160.0))
+
+
+def test_large_results_held_by_the_user_never_change_in_later_steps():
+    a = Tensor(_large(6), requires_grad=True)
+    first = (a * 2.0 + a).data
+    snapshot = first.copy()
+    for _ in range(3):
+        ((a * 3.0 + a) * a).sum().backward()
+    np.testing.assert_array_equal(first, snapshot)

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import perf
 from ..core import Op
 from .tensor import Tensor, lift, make
 
@@ -45,8 +46,14 @@ def _broadcast_error(where: str, a: Tensor, b: Tensor) -> ValueError:
 def _binary(a: Any, b: Any, ufunc: Callable, op: Op) -> Tensor:
     if type(a) is not Tensor or type(b) is not Tensor:  # checked here to save a call per op
         a, b = _pair(a, b, op.name)
+    x, y = a.data, b.data
+    if x.nbytes >= perf.MIN_POOLED_BYTES and x.dtype == y.dtype and x.dtype.kind == "f":
+        try:  # a large result goes into a reused buffer: a fresh one would cost page faults
+            return make(ufunc(x, y, out=perf.empty(x.shape, x.dtype)), (a, b), op)
+        except ValueError:
+            pass  # b stretches the result beyond a's shape: the plain path below
     try:
-        data = ufunc(a.data, b.data)
+        data = ufunc(x, y)
     except ValueError:
         raise _broadcast_error(op.name, a, b) from None
     return make(data, (a, b), op)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .. import core
+from .. import core, perf
 from ..core import Node, Op, Step, _state, next_index
 
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -123,14 +123,24 @@ class Tensor(Node):
     def _finite(x: np.ndarray) -> bool:
         return bool(np.isfinite(x).all()) if x.dtype.kind == "f" else True
 
+    @staticmethod
+    def _add_grads(previous: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """previous + grad, a large sum written into a reused buffer (a fresh one costs page faults)."""
+        if previous.nbytes >= perf.MIN_POOLED_BYTES and previous.shape == grad.shape and previous.dtype == grad.dtype:
+            return np.add(previous, grad, out=perf.empty(previous.shape, previous.dtype))
+        return previous + grad
+
     def _accumulate_grad(self, grad: np.ndarray) -> None:
         data = self.data
         if grad.dtype != data.dtype or grad.shape != data.shape:
             grad = np.broadcast_to(grad, data.shape).astype(data.dtype)
-        if self.grad is None:
-            self.grad = np.array(grad)  # own copy: the same array may flow to other nodes
+        if self.grad is not None:
+            self.grad = self._add_grads(self.grad, grad)  # a new array: the old one may be held elsewhere
+        elif grad.nbytes >= perf.MIN_POOLED_BYTES:  # a large copy goes into a reused buffer: no page faults
+            self.grad = perf.empty(data.shape, data.dtype)
+            np.copyto(self.grad, grad)  # own copy: the same array may flow to other nodes
         else:
-            self.grad = self.grad + grad
+            self.grad = grad.copy()  # own copy: the same array may flow to other nodes
 
     def _keep_grad(self, grad: np.ndarray) -> None:
         self.grad = np.array(grad, dtype=self.data.dtype)  # own copy: the array may also flow on
