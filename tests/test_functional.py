@@ -10,24 +10,11 @@ import tinygrad_attn as ta
 from tinygrad_attn import Tensor
 from tinygrad_attn import functional as F
 from tinygrad_attn.gradcheck import gradcheck
+from numeric_helpers import _arrays, _assert_close, _leaves
 
 RTOL = {np.float64: 1e-9, np.float32: 1e-5}
 TARGETS = np.array([2, 0, 4, 4, 1, 3])
 IGNORED = np.array([2, -100, 4, -100, 1, 3])
-
-
-def _arrays(seed, *shapes, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
-
-
-def _leaves(arrays):
-    return [Tensor(array.copy(), requires_grad=True) for array in arrays]
-
-
-def _assert_close(actual, expected, rtol, what=""):
-    scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1.0), err_msg=what)
 
 
 def _run(fn, arrays, seed=1):
