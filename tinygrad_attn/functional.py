@@ -42,6 +42,11 @@ def _float_tensor(x: Any, where: str, name: str = "input") -> Tensor:
     return x
 
 
+def _constant_input(value: Any) -> Tensor:
+    """Integer targets or indices as a graph input without gradient (checked by the caller)."""
+    return value if isinstance(value, Tensor) else as_tensor(np.asarray(value), "input")
+
+
 def _same_dtype(where: str, x: Tensor, *others: tuple[str, Tensor | None]) -> None:
     for name, other in others:
         if other is not None and other.data.dtype != x.data.dtype:
@@ -197,14 +202,14 @@ def _class_targets(logits: Any, targets: Any, ignore_index: int | None, where: s
 def _cross_entropy_backward(node: Tensor, grad: np.ndarray) -> tuple:
     probs, targets, counted, count = node._ctx
     if count == 0:
-        return (np.zeros_like(probs),)
+        return (np.zeros_like(probs), None)
     grad_logits = perf.empty(probs.shape, probs.dtype)
     np.copyto(grad_logits, probs)  # a copy: with retain_graph, backward may run again on probs
     grad_logits[np.arange(len(targets)), targets] -= 1
     if count < len(targets):
         grad_logits[~counted] = 0
     grad_logits *= grad / probs.dtype.type(count)
-    return (grad_logits,)
+    return (grad_logits, None)  # targets are an input only so that drawn graphs show them
 
 
 CROSS_ENTROPY = Op("cross_entropy", "d(mean CE)/dz = (softmax(z) - onehot(y)) / N  (0 on ignored rows)",
@@ -218,7 +223,9 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int | None = None) ->
     target ignored, or N = 0) the loss is 0 with zero gradients (PyTorch gives NaN there).
     (N, T, C) logits are refused: reshape them to (N·T, C) and the targets to (N·T,).
     """
+    targets_given = targets
     logits, targets, counted, count = _class_targets(logits, targets, ignore_index, "cross_entropy")
+    targets_node = _constant_input(targets_given)
     data = logits.data
     row_max = np.max(data, axis=1, keepdims=True)  # subtracted: stable for logits of any size
     shifted = np.subtract(data, row_max, out=perf.empty(data.shape, data.dtype))
@@ -228,7 +235,8 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int | None = None) ->
     per_row = np.log(totals) - picked
     loss = np.sum(per_row[counted] if count < len(targets) else per_row) / data.dtype.type(max(count, 1))
     probs *= np.reciprocal(totals, out=totals)[:, None]
-    return make(np.asarray(loss, dtype=data.dtype), (logits,), CROSS_ENTROPY, (probs, targets, counted, count))
+    return make(np.asarray(loss, dtype=data.dtype), (logits, targets_node), CROSS_ENTROPY,
+                (probs, targets, counted, count))
 
 
 def cross_entropy_composed(logits: Tensor, targets: Any, ignore_index: int | None = None) -> Tensor:
@@ -402,7 +410,7 @@ def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Te
 # ---- embedding ----
 def _embedding_backward(node: Tensor, grad: np.ndarray) -> tuple:
     ids = node._ctx.reshape(-1)
-    weight = node._inputs[0].data
+    weight = node._inputs[1].data
     grad_rows = grad.reshape(-1, weight.shape[1])
     grad_weight = np.zeros_like(weight)
     if ids.size:
@@ -411,7 +419,7 @@ def _embedding_backward(node: Tensor, grad: np.ndarray) -> tuple:
         sorted_ids = ids[order]
         run_starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
         grad_weight[sorted_ids[run_starts]] = np.add.reduceat(grad_rows[order], run_starts, axis=0)
-    return (grad_weight,)
+    return (None, grad_weight)  # the indices are an input only so that drawn graphs show them
 
 
 EMBEDDING = Op("embedding", "d(W[ids])/dW: each row of G added into row ids[i] of zeros (repeats add up)",
@@ -432,10 +440,11 @@ def embedding(indices: Any, weight: Any) -> Tensor:
     if bad.any():
         raise ValueError(f"embedding: indices must be in [0, {count}) for weight {weight.shape}, "
                          f"got {ids[bad][:5].tolist()}")
+    indices_node = _constant_input(indices)
     ids = ids.astype(np.int64, copy=True)  # our own copy: the caller may change theirs before backward
     rows = perf.empty(ids.shape + weight.shape[1:], weight.data.dtype)
     np.take(weight.data, ids, axis=0, out=rows, mode="clip")  # "clip" never clips here: ids were checked
-    return make(rows, (weight,), EMBEDDING, ids)
+    return make(rows, (indices_node, weight), EMBEDDING, ids)
 
 
 # ---- dropout ----
