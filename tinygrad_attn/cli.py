@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence, TextIO
 
 from .scalar import Value, dot, softmax, sum_values, weighted_sum
@@ -65,13 +66,27 @@ def worked_example(out: TextIO | None = None) -> dict:
             "query": query, "keys": keys, "values": values}
 
 
+def _draw(loss: Value, path: Path) -> None:
+    from .viz import draw_graph  # the top layer: imported only when a picture is asked for
+
+    path.write_bytes(draw_graph(loss, title="the worked example").pipe(format=path.suffix[1:].lower()))
+    print(f"\nGraph of every number above, with gradients: {path}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tinygrad-attn", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("demo", help="compute the worked attention example and its gradients")
+    demo = commands.add_parser("demo", help="compute the worked attention example and its gradients")
+    demo.add_argument("--graph", metavar="FILE",
+                      help="also draw the example's compute graph to FILE (.svg, .png or .pdf)")
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
-        worked_example()
+        graph_path = Path(args.graph) if getattr(args, "graph", None) else None
+        if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".pdf"):
+            parser.error(f"--graph needs a .svg, .png or .pdf file name, got {graph_path.name!r}")
+        result = worked_example()
+        if graph_path is not None:
+            _draw(result["loss"], graph_path)
         return 0
     parser.error(f"unknown command {args.command!r}")
     return 2
