@@ -131,8 +131,28 @@ def _ids_1d(fn: str, ids: object, vocab_size: int, allow_ignore: bool) -> np.nda
 # ---------------------------------------------------------------------------
 
 
+class _TokenArrays:
+    """What both kinds of task share: `inputs` (N, T) ids over `vocab`, one row per example."""
+
+    vocab: tuple[str, ...]
+    inputs: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def block_size(self) -> int:
+        """Sequence length T the model sees (padded, for sentences): the context size needed."""
+        return int(self.inputs.shape[1])
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct token ids (embedding table rows), PAD included where there is one."""
+        return len(self.vocab)
+
+
 @dataclass(frozen=True, eq=False)
-class SequenceTask:
+class SequenceTask(_TokenArrays):
     """A batch of next-token-prediction examples where only the answer is scored.
 
     Attributes:
@@ -166,19 +186,6 @@ class SequenceTask:
         object.__setattr__(self, "vocab", tuple(self.vocab))
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "targets", targets)
-
-    def __len__(self) -> int:
-        return int(self.inputs.shape[0])
-
-    @property
-    def block_size(self) -> int:
-        """Sequence length T the model sees (the GPT context size needed)."""
-        return int(self.inputs.shape[1])
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of distinct token ids (embedding table rows)."""
-        return len(self.vocab)
 
     @property
     def answer_start(self) -> int:
@@ -500,7 +507,7 @@ def label_banks(sentence: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, eq=False)
-class BankTask:
+class BankTask(_TokenArrays):
     """Padded sentences with a money/river label on every "bank".
 
     Attributes:
@@ -537,19 +544,6 @@ class BankTask:
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "mask", mask)
-
-    def __len__(self) -> int:
-        return int(self.inputs.shape[0])
-
-    @property
-    def block_size(self) -> int:
-        """Padded sentence length T."""
-        return int(self.inputs.shape[1])
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of distinct word ids, PAD included."""
-        return len(self.vocab)
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """1-D ids -> sentence with padding dropped."""
