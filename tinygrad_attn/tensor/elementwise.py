@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import perf
 from ..core import Op
-from .tensor import Tensor, lift, make
+from .tensor import Tensor, lift_pair, make
 
 
 def reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
@@ -31,21 +31,13 @@ def reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
     return grad
 
 
-def _pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
-    if type(a) is not Tensor:
-        a = lift(a, b, where)
-    if type(b) is not Tensor:  # not elif: `a` may be a Tensor subclass (nn.Parameter) beside a number
-        b = lift(b, a, where)
-    return a, b
-
-
 def _broadcast_error(where: str, a: Tensor, b: Tensor) -> ValueError:
     return ValueError(f"{where}: shapes {a.shape} and {b.shape} cannot be broadcast together")
 
 
 def _binary(a: Any, b: Any, ufunc: Callable, op: Op) -> Tensor:
     if type(a) is not Tensor or type(b) is not Tensor:  # checked here to save a call per op
-        a, b = _pair(a, b, op.name)
+        a, b = lift_pair(a, b, op.name)
     x, y = a.data, b.data
     if x.nbytes >= perf.MIN_POOLED_BYTES and x.dtype == y.dtype and x.dtype.kind == "f":
         try:  # a large result goes into a reused buffer: a fresh one would cost page faults
@@ -117,7 +109,7 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    a, b = _pair(a, b, "div")
+    a, b = lift_pair(a, b, "div")
     if not b.data.all():
         zero_over_zero = (b.data == 0) & (a.data == 0)
         if zero_over_zero.any():
@@ -126,7 +118,7 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def pow(base: Any, exponent: Any) -> Tensor:
-    base, exponent = _pair(base, exponent, "pow")
+    base, exponent = lift_pair(base, exponent, "pow")
     b, e = base.data, exponent.data
     if (b < 0).any() and not np.all(np.mod(e, 1) == 0):
         raise ValueError(
@@ -140,10 +132,6 @@ def pow(base: Any, exponent: Any) -> Tensor:
 
 
 # ---- unary ops ----
-def _unary(x: Tensor, data: np.ndarray, op: Op) -> Tensor:
-    return make(data, (x,), op)
-
-
 NEG = Op("neg", "d(-a)/da = -1", lambda n, g: (-g,))
 EXP = Op("exp", "d(eᵃ)/da = eᵃ", lambda n, g: (g * n.data,))
 LOG = Op("log", "d(ln a)/da = 1/a", lambda n, g: (g / n._inputs[0].data,))
@@ -155,49 +143,49 @@ ASTYPE = Op("astype", "d(cast a)/da = 1 (cast back)", lambda n, g: (g.astype(n._
 
 
 def neg(x: Tensor) -> Tensor:
-    return _unary(x, -x.data, NEG)
+    return make(-x.data, (x,), NEG)
 
 
 def exp(x: Tensor) -> Tensor:
-    return _unary(x, np.exp(x.data), EXP)
+    return make(np.exp(x.data), (x,), EXP)
 
 
 def log(x: Tensor) -> Tensor:
     if (x.data < 0).any():
         raise ValueError(f"log: input has {int((x.data < 0).sum())} negative element(s) (shape {x.shape}); log is undefined there")
     with np.errstate(divide="ignore"):  # log(0) = -inf, as in PyTorch
-        return _unary(x, np.log(x.data), LOG)
+        return make(np.log(x.data), (x,), LOG)
 
 
 def sqrt(x: Tensor) -> Tensor:
     if (x.data < 0).any():
         raise ValueError(f"sqrt: input has {int((x.data < 0).sum())} negative element(s) (shape {x.shape})")
-    return _unary(x, np.sqrt(x.data), SQRT)
+    return make(np.sqrt(x.data), (x,), SQRT)
 
 
 def tanh(x: Tensor) -> Tensor:
-    return _unary(x, np.tanh(x.data), TANH)
+    return make(np.tanh(x.data), (x,), TANH)
 
 
 def relu(x: Tensor) -> Tensor:
-    return _unary(x, np.maximum(x.data, 0), RELU)
+    return make(np.maximum(x.data, 0), (x,), RELU)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     # σ(a) = (1 + tanh(a/2)) / 2: one stable call, no overflow for large |a|
     half = x.data.dtype.type(0.5) if x.data.dtype.kind == "f" else 0.5
-    return _unary(x, half * (1 + np.tanh(half * x.data)), SIGMOID)
+    return make(half * (1 + np.tanh(half * x.data)), (x,), SIGMOID)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
     target = np.dtype(dtype)
     if x.requires_grad and target.kind != "f":
         raise TypeError(f"astype: cannot cast a tensor that requires grad to non-float dtype {target}")
-    return _unary(x, x.data.astype(target), ASTYPE)
+    return make(x.data.astype(target), (x,), ASTYPE)
 
 
 def compare(a: Any, b: Any, ufunc: Callable, symbol: str) -> Tensor:
-    a, b = _pair(a, b, symbol)
+    a, b = lift_pair(a, b, symbol)
     try:
         data = ufunc(a.data, b.data)
     except ValueError:

@@ -7,14 +7,11 @@ import numpy as np
 
 from ..core import Op
 from .elementwise import reduce_to
-from .tensor import Tensor, lift, make
+from .tensor import Tensor, lift_pair, make
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    if type(a) is not Tensor:
-        a = lift(a, b, "matmul")
-    if type(b) is not Tensor:
-        b = lift(b, a, "matmul")
+    a, b = lift_pair(a, b, "matmul")
     if a.data.ndim == 0 or b.data.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     inner_a, inner_b = a.data.shape[-1], b.data.shape[-2 if b.data.ndim > 1 else 0]

@@ -397,6 +397,15 @@ def lift(value: Any, like: Tensor, where: str) -> Tensor:
     return out
 
 
+def lift_pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as tensors: a number or array beside a tensor is lifted."""
+    if type(a) is not Tensor:
+        a = lift(a, b, where)
+    if type(b) is not Tensor:  # not elif: `a` may be a Tensor subclass (nn.Parameter) beside a number
+        b = lift(b, a, where)
+    return a, b
+
+
 def as_tensor(value: Any, where: str) -> Tensor:
     if isinstance(value, Tensor):
         return value
