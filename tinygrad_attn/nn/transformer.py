@@ -18,6 +18,11 @@ from .multihead import MultiHeadAttention
 __all__ = ["MLP", "TransformerBlock", "GPT", "AttentionClassifier"]
 
 
+def _as_given(idx: Any, ids: np.ndarray) -> Any:
+    """The caller's Tensor when there is one (a drawn graph then shows its name), else the ids."""
+    return idx if isinstance(idx, Tensor) else ids
+
+
 def _token_ids(idx: Any, where: str, block_size: int) -> np.ndarray:
     """Token ids (B, T) as an int64 array, checked against the context size."""
     ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
@@ -92,7 +97,7 @@ class GPT(Module):
 
     def forward(self, idx: Any) -> Tensor:
         ids = _token_ids(idx, "GPT", self.block_size)
-        x = self.tok_emb(ids) + self.pos_emb(np.arange(ids.shape[1]))
+        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(np.arange(ids.shape[1]))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)
@@ -171,7 +176,7 @@ class AttentionClassifier(Module):
         ids = _token_ids(idx, "AttentionClassifier", self.block_size)
         if key_mask is None and self.pad_id is not None:
             key_mask = ids != self.pad_id
-        x = self.tok_emb(ids) + self.pos_emb(np.arange(ids.shape[1]))
+        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(np.arange(ids.shape[1]))
         h = x + self.attn(self.ln(x), key_mask=key_mask)
         return self.head(self.ln_f(h))
 
