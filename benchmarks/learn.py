@@ -26,7 +26,7 @@ if "--threads" in sys.argv[:-1]:  # BLAS reads its thread count once, when NumPy
 import numpy as np  # noqa: E402
 
 from tinygrad_attn import nn, optim  # noqa: E402
-from tinygrad_attn.data import (PAD_ID, make_bank_task, make_sequence_task, sequence_accuracy,  # noqa: E402
+from tinygrad_attn.teach.tasks import (PAD_ID, make_bank_task, make_sequence_task, sequence_accuracy,  # noqa: E402
                                 token_accuracy)
 from tinygrad_attn.train import minibatches, predict, token_cross_entropy, train  # noqa: E402
 

@@ -263,9 +263,11 @@ def child_environment(tuned_malloc: bool) -> dict[str, str]:
     return env
 
 
-def run_in_child(arguments: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run this script with ``arguments`` in a fresh interpreter and parse its marked JSON line."""
-    command = [sys.executable, str(Path(__file__).resolve()), *arguments]
+def run_in_child(arguments: list[str], env: dict[str, str], timeout: float,
+                 script: Path | None = None) -> dict[str, Any]:
+    """Run this script (or another tree's copy of it) with ``arguments`` in a fresh interpreter
+    and parse its marked JSON line."""
+    command = [sys.executable, str(script or Path(__file__).resolve()), *arguments]
     try:
         completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -630,9 +632,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="only these implementations (repeatable; the baselines always run)")
     parser.add_argument("--seed", type=int, default=0, help="seed for inputs and initial weights")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per child process")
+    parser.add_argument("--before", metavar="TREE", default=None,
+                        help="also time the tinygrad_attn rows from another checkout (e.g. a git worktree "
+                             "of an earlier commit), as 'tinygrad_attn@before', in the same run")
     parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+BEFORE = "tinygrad_attn@before"  # the row of `--before TREE`
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -655,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = WORKLOADS[workload]
         names = [name for name in IMPLEMENTATIONS[workload]
                  if not args.impl or name in args.impl or name in (spec.reference, spec.torch_reference)]
+        if args.before and "tinygrad_attn" in names:
+            names.insert(names.index("tinygrad_attn"), BEFORE)
         merged: dict[str, dict[str, Any]] = {}
         for round_index in range(args.rounds):  # rounds interleave implementations to spread out noise
             for name in names:
@@ -662,10 +672,16 @@ def main(argv: list[str] | None = None) -> int:
                     continue  # skipped or failed the first time
                 print(f"timing {workload} {name} (round {round_index + 1}/{args.rounds}) ...",
                       file=sys.stderr, flush=True)
-                arguments = ["--child", workload, name, "--seed", str(args.seed)]
+                arguments = ["--child", workload, "tinygrad_attn" if name == BEFORE else name, "--seed", str(args.seed)]
                 arguments += ["--repeat", str(args.repeat)] if args.repeat else []
                 arguments += ["--no-gc"] if args.no_gc else []
-                result = run_in_child(arguments, env, args.timeout)
+                if name == BEFORE:  # the other tree's runner, importing the other tree's package
+                    tree = Path(args.before).resolve()
+                    before_env = {**env, "PYTHONPATH": os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])}
+                    result = run_in_child(arguments, before_env, args.timeout, tree / "benchmarks" / "run.py")
+                    result["implementation"] = BEFORE
+                else:
+                    result = run_in_child(arguments, env, args.timeout)
                 result.setdefault("workload", workload)
                 result.setdefault("implementation", name)
                 threads = result.get("threads", {})
@@ -675,6 +691,13 @@ def main(argv: list[str] | None = None) -> int:
                 merged[name] = merge_rounds(merged.get(name), result)
         results += [merged[name] for name in names]
     print_table(results)
+    if args.before:
+        medians = {(r["workload"], r["implementation"]): statistics.median(r["samples"]) for r in results
+                   if "samples" in r}
+        for workload in workloads:
+            now, before = medians.get((workload, "tinygrad_attn")), medians.get((workload, BEFORE))
+            if now and before:
+                print(f"{workload}: tinygrad_attn / tinygrad_attn@before = {now / before:.3f}")
     print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
     return 1 if failures else 0
 

@@ -112,9 +112,9 @@ def hinge_loss(model: Any, value_cls: type, points: list[list[float]], labels: l
 
 
 def default_children(node: Any) -> Iterable[Any]:
-    """A node's inputs: ``node._prev`` (micrograd) or else ``node._inputs``."""
+    """A node's inputs: ``node._prev`` (micrograd, which has no public view) or else ``node.inputs``."""
     children = getattr(node, "_prev", None)
-    return children if children is not None else node._inputs
+    return children if children is not None else node.inputs
 
 
 def count_graph_nodes(root: Any, children_of: Callable[[Any], Iterable[Any]] | None = None) -> int:

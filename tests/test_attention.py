@@ -1,5 +1,6 @@
 """Scaled dot-product attention: the fused op, its two-op form with the weights on the loss path,
-and the step-by-step composed version; masks, causality, empty rows and bad input."""
+and the step-by-step composed version; masks, causality, empty rows and bad input; the readable
+reference ops against the tuned kernels."""
 import math
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor
 from tinygrad_attn import functional as F
-from tinygrad_attn.attention import (ATTENTION_WEIGHTS, SDPA, attention_steps, attention_weights, causal_mask,
-                                     scaled_dot_product_attention)
+from tinygrad_attn.attention import (ATTENTION_WEIGHTS, PACKED_ATTENTION, SDPA, attention_steps, attention_weights,
+                                     causal_mask, packed_attention, scaled_dot_product_attention)
 from tinygrad_attn.gradcheck import gradcheck
 from numeric_helpers import _arrays, _assert_close, _leaves
 
@@ -212,7 +213,8 @@ def test_returned_weights_receive_dl_dweights_equal_to_g_times_v_transposed():
 def test_returned_weights_are_the_softmax_the_output_is_computed_from():
     (q, k, v), _, _ = _config("causal_flag")
     out, weights = scaled_dot_product_attention(*_leaves([q, k, v]), is_causal=True, return_weights=True)
-    assert weights in out._inputs and weights._op is ATTENTION_WEIGHTS and weights.name == "weights"
+    assert any(x is weights for x in out.inputs) and weights.name == "weights"
+    assert weights.op.name == ATTENTION_WEIGHTS.name and weights.saved.attn_weights.shape == weights.shape
     _, expected = _reference_attention(q, k, v, causal_mask(5))
     np.testing.assert_allclose(weights.data, expected, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(out.data, weights.data @ v, rtol=1e-12, atol=1e-15)
@@ -221,7 +223,8 @@ def test_returned_weights_are_the_softmax_the_output_is_computed_from():
 def test_without_return_weights_attention_is_one_op():
     q, k, v = _leaves(_config("plain")[0])
     out = scaled_dot_product_attention(q, k, v)
-    assert out._op is SDPA and out._inputs == (q, k, v)
+    assert out.op.name == SDPA.name and len(out.inputs) == 3
+    assert all(given is x for given, x in zip(out.inputs, (q, k, v)))
 
 
 # ---- the composed version ----
@@ -232,7 +235,7 @@ def test_attention_steps_names_every_stage_and_keeps_it_in_the_graph():
     chain = [steps.scores, steps.scaled_scores, steps.masked_scores, steps.weights, steps.output]
     assert [t.name for t in chain] == ["scores", "scaled_scores", "masked_scores", "weights", "output"]
     for earlier, later in zip(chain, chain[1:]):
-        assert earlier in later._inputs
+        assert any(x is earlier for x in later.inputs)
     np.testing.assert_allclose(steps.scores.data, q @ np.swapaxes(k, -1, -2), rtol=1e-12)
     np.testing.assert_allclose(steps.scaled_scores.data, steps.scores.data / math.sqrt(3), rtol=1e-12)
     assert np.isneginf(steps.masked_scores.data[..., 0, 1:]).all()
@@ -325,4 +328,93 @@ def test_no_grad_builds_no_graph():
     q, k, v = _leaves(_config("plain")[0])
     with ta.no_grad():
         out = scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert not out.requires_grad and out._ctx is None
+    assert not out.requires_grad and out.op is None and out.inputs == () and not vars(out.saved)
+
+
+# ---- the readable reference and the tuned kernel ----
+ATTENTION_CASES = [(entry, index, sample) for op in (SDPA, ATTENTION_WEIGHTS, PACKED_ATTENTION)
+                   for entry in op.usages for index, sample in enumerate(entry.samples)]
+
+
+def _run_usage(entry, index, sample, dtype, kernels):
+    """Forward and backward of one op-table sample with kernels on or off: (output, grads, saved)."""
+    with ta.use_kernels(kernels):
+        inputs = [Tensor(a, requires_grad=True) for a in sample.arrays(dtype, entry.seed(index))]
+        out = entry.call(*inputs, **sample.kwargs)
+        node = out if out.op.name in (SDPA.name, PACKED_ATTENTION.name, ATTENTION_WEIGHTS.name) else out.inputs[0]
+        assert node.op.is_kernel == kernels
+        saved = dict(vars(node.saved))
+        upstream = np.random.default_rng(entry.seed(index) + 1).standard_normal(out.shape).astype(dtype)
+        out.backward(upstream)
+        assert node.is_freed
+    return out.data, [x.grad for x in inputs], saved
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("entry, index, sample", ATTENTION_CASES,
+                         ids=[f"{entry.id}#{index}" for entry, index, _ in ATTENTION_CASES])
+def test_kernel_and_reference_give_the_same_values_gradients_and_saved_weights(entry, index, sample, dtype):
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    kernel_out, kernel_grads, kernel_saved = _run_usage(entry, index, sample, dtype, True)
+    reference_out, reference_grads, reference_saved = _run_usage(entry, index, sample, dtype, False)
+    _assert_close(kernel_out, reference_out, tolerance, "output")
+    for position, (mine, theirs) in enumerate(zip(kernel_grads, reference_grads)):
+        assert mine.dtype == theirs.dtype == dtype
+        _assert_close(mine, theirs, tolerance, f"gradient of input {position}")
+    # what a viewer reads is the same on both paths: the weights (..., Tq, Tk) and the scale
+    assert set(reference_saved) <= set(kernel_saved)
+    assert kernel_saved["attn_weights"].shape == reference_saved["attn_weights"].shape
+    _assert_close(kernel_saved["attn_weights"], reference_saved["attn_weights"], tolerance, "attn_weights")
+    assert kernel_saved["scale"] == reference_saved["scale"]
+
+
+def test_the_reference_saves_the_weights_by_name():
+    (q, k, v), _, _ = _config("padding_and_causal")
+    with ta.use_kernels(False):
+        out = scaled_dot_product_attention(*_leaves([q, k, v]), mask=KEY_PADDING, is_causal=True)
+    assert not out.op.is_kernel and out.op is SDPA
+    _, expected = _reference_attention(q, k, v, _allowed_for(q.shape, k.shape, KEY_PADDING, True))
+    np.testing.assert_allclose(out.saved.attn_weights, expected, rtol=1e-12, atol=1e-15)
+    assert out.saved.scale == np.float64(1 / math.sqrt(3)) and out.saved.is_causal
+    out.sum().backward()
+    with pytest.raises(RuntimeError, match="released what it saved"):
+        out.saved
+
+
+def test_packed_attention_reference_and_kernel_match_per_head_sdpa():
+    qkv = np.random.default_rng(5).standard_normal((2, 5, 12))
+    q, k, v = qkv.reshape(2, 5, 3, 2, 2).transpose(2, 0, 3, 1, 4)  # (B, H, T, d) each
+    heads = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), is_causal=True).data
+    want = heads.transpose(0, 2, 1, 3).reshape(2, 5, 4)
+    for kernels in (True, False):
+        with ta.use_kernels(kernels):
+            got = packed_attention(Tensor(qkv, requires_grad=True), 2, is_causal=True)
+        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-14)
+        assert got.saved.attn_weights.shape == (2, 2, 5, 5) and got.saved.n_heads == 2
+
+
+# ---- recording attention (observers only: the graph is unchanged) ----
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "reference"])
+def test_the_recorder_sees_sdpa_and_the_weights_op_and_their_gradients(kernels):
+    from tinygrad_attn.trace import record_attention
+
+    (q, k, v), _, _ = _config("broadcast_batch")  # q (2, 3, 4, 3), k (3, 4, 3), v (1, 3, 4, 2)
+    upstream = np.random.default_rng(4).standard_normal((2, 3, 4, 2))
+    with ta.use_kernels(kernels), record_attention() as rec:
+        out = scaled_dot_product_attention(*_leaves([q, k, v]), is_causal=True)
+        (out * Tensor(upstream)).sum().backward()
+        two_op_out, weights = scaled_dot_product_attention(*_leaves([q, k, v]), is_causal=True, return_weights=True)
+        weights.retain_grad()
+        (two_op_out * Tensor(upstream)).sum().backward()
+    assert [r.op for r in rec] == ["scaled_dot_product_attention", "attention_weights"]
+    fused, two_op = rec
+    _, expected = _reference_attention(q, k, v, causal_mask(4))
+    for record in rec:
+        np.testing.assert_allclose(record.weights, expected, rtol=1e-12, atol=1e-15)
+        assert np.isneginf(record.scores[..., 0, 1:]).all() and record.allowed.shape == (4, 4)
+    np.testing.assert_allclose(fused.output, out.data, rtol=1e-12, atol=1e-15)
+    assert two_op.v is None and two_op.output is None
+    # dL/dW two ways: the retained gradient of the weights node, and G·Vᵀ worked out by hand
+    np.testing.assert_allclose(two_op.weights_grad, weights.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.weights_grad, upstream @ np.swapaxes(v, -1, -2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.scores_grad, two_op.scores_grad, rtol=1e-10, atol=1e-12)

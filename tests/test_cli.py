@@ -3,7 +3,8 @@ import io
 
 import numpy as np
 
-from tinygrad_attn.cli import KEYS, QUERY_A, VALUES, main, worked_example
+from tinygrad_attn.cli import main
+from tinygrad_attn.teach.worked_example import KEYS, QUERY_A, VALUES, worked_example
 
 
 def test_demo_prints_scores_weights_output_and_gradients(capsys):

@@ -1,4 +1,4 @@
-"""Specification tests for tinygrad_attn.data (tiny generated data sets)."""
+"""Specification tests for tinygrad_attn.teach.tasks (tiny generated data sets)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from tinygrad_attn.data import (
+from tinygrad_attn.teach.tasks import (
     BANK_VOCAB,
     IGNORE_INDEX,
     MONEY_CUES,

@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor, Value
-from tinygrad_attn.cli import KEYS, QUERY_A, VALUES, worked_example
+from tinygrad_attn.teach.worked_example import KEYS, QUERY_A, VALUES, worked_example
 from tinygrad_attn.viz import draw_graph, find_dot
 from tinygrad_attn.viz.graph import GRAD_PALETTE, HIGHLIGHT_COLOR
 from tinygrad_attn.viz.render import Graph
@@ -171,14 +171,16 @@ def test_worked_example_shows_every_op_and_value_with_data_and_grad():
     picture = drawn(draw_graph(example["loss"]))
     # By hand: scores 3 x (3 mul + 2 add), softmax 3 sub + 3 exp + 2 add + 3 div,
     # output 3 x (3 mul + 2 add), loss 3 sub + 3 pow + 2 add = 49 ops;
-    # leaves: 3 query + 9 key + 9 value numbers, 3 softmax shifts and 3 targets = 27.
+    # leaves: 3 query + 9 key + 9 value numbers, 3 softmax shifts, 3 targets and the exponent 2
+    # of each square (a constant input of its pow) = 30.
     ops, values = picture.with_class("op"), picture.with_class("value")
     assert len(ops) == 49
-    assert len(values) == 49 + 27
-    assert sorted(picture.text(o) for o in ops if "pow" in picture.text(o)) == ["pow ** 2"] * 3
+    assert len(values) == 49 + 30
+    assert sorted(picture.text(o) for o in ops if "pow" in picture.text(o)) == ["pow"] * 3
     for name in ["q_A[0]", "q_A[1]", "q_A[2]", "k_B[1]", "v_C[2]"]:
         picture.one(name)
-    assert len(picture.find("const")) == 6
+    assert len(picture.find("const")) == 9
+    assert len(picture.find("const", "data", "2.0000")) == 3  # the exponents, drawn as inputs
 
     root = picture.with_class("root")
     assert len(root) == 1

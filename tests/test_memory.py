@@ -8,16 +8,15 @@ import numpy as np
 
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor
-from tinygrad_attn.core import _FREED
 
 
 def _non_leaves(root):
     seen, stack, found = {id(root)}, [root], []
     while stack:
         node = stack.pop()
-        if node._op is not None:
+        if not node.is_leaf:
             found.append(node)
-        for inp in node._inputs:
+        for inp in node.inputs:
             if id(inp) not in seen:
                 seen.add(id(inp))
                 stack.append(inp)
@@ -36,22 +35,24 @@ def test_backward_releases_every_ops_saved_values():
     nodes = _non_leaves(root)
     assert len(nodes) >= 8
     root.backward()
-    assert all(node._ctx is _FREED for node in nodes), [n.op_name for n in nodes if n._ctx is not _FREED]
+    assert all(node.is_freed for node in nodes), [n.op_name for n in nodes if not n.is_freed]
 
 
 def test_retain_graph_keeps_the_saved_values():
     root = _small_graph()
     nodes = _non_leaves(root)
-    saved_before = [node._ctx for node in nodes]
+    saved_before = [dict(vars(node.saved)) for node in nodes]
     root.backward(retain_graph=True)
-    assert [node._ctx for node in nodes] == saved_before
-    assert not any(node._ctx is _FREED for node in nodes)
+    assert not any(node.is_freed for node in nodes)
+    for node, before in zip(nodes, saved_before):  # the very same objects, by name
+        after = vars(node.saved)
+        assert after.keys() == before.keys() and all(after[k] is v for k, v in before.items()), node.op_name
 
 
 def test_released_arrays_are_garbage_collected():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    spread = x.var(axis=1)  # saves (x - mean) * 2 / (N - 1)
-    saved = weakref.ref(spread._ctx[1])
+    spread = x.var(axis=1)  # saves the centred input x - mean
+    saved = weakref.ref(spread.saved.centered)
     spread.sum().backward()
     assert saved() is None
 

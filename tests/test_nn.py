@@ -307,7 +307,10 @@ def test_bad_layer_arguments_raise_clear_errors(make, error, message):
         make()
 
 
-# ---- multi-head attention and its record ----
+# ---- multi-head attention, and recording what each head computes ----
+from tinygrad_attn.trace import record_attention  # noqa: E402  (beside the tests that use it)
+
+
 def manual_attention(mha: nn.MultiHeadAttention, x: np.ndarray, allowed: np.ndarray) -> dict[str, np.ndarray]:
     """The same forward in float64 NumPy, written out."""
     batch, time, width = x.shape
@@ -324,74 +327,110 @@ def manual_attention(mha: nn.MultiHeadAttention, x: np.ndarray, allowed: np.ndar
 
 def test_recorded_attention_matches_a_manual_computation():
     mha = nn.MultiHeadAttention(D_MODEL, HEADS, causal=True, rng=0)
-    mha.record = True
     x = np.random.default_rng(0).standard_normal((2, 5, D_MODEL)).astype(np.float32)
-    out = mha(Tensor(x))
-    record = mha.last
+    with record_attention() as rec:
+        out = mha(Tensor(x))
+    assert len(rec) == 1
+    record = rec[0]
+    assert record.op == "packed_attention" and record.node.name == "merged_heads"
+    assert record.scope == record.node.scope == "multiheadattention"
     want = manual_attention(mha, x.astype(np.float64), np.tril(np.ones((5, 5), bool)))
-    for name in ("q", "k", "v", "weights", "head_outputs"):
-        got = getattr(record, name)
-        assert got.shape == (2, HEADS, 5, D_MODEL // HEADS) or name == "weights"
-        np.testing.assert_allclose(got.data, want[name], rtol=1e-4, atol=1e-5, err_msg=name)
-    assert record.weights.shape == (2, HEADS, 5, 5) and record.n_heads == HEADS
+    for name, got in (("q", record.q), ("k", record.k), ("v", record.v), ("weights", record.weights),
+                      ("head_outputs", record.output)):
+        assert got.shape == ((2, HEADS, 5, 5) if name == "weights" else (2, HEADS, 5, D_MODEL // HEADS)), name
+        np.testing.assert_allclose(got, want[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    assert record.n_heads == HEADS and record.scale == pytest.approx(1 / math.sqrt(D_MODEL // HEADS))
     np.testing.assert_allclose(record.scores, want["scores"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out.data, want["out"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(record.weights.data[..., 0, 1:], 0)  # the first token sees only itself
+    np.testing.assert_array_equal(record.weights[..., 0, 1:], 0)  # the first token sees only itself
+    assert record.weights_grad is None and "no grads yet" in repr(record)
 
 
-def test_retained_attention_weights_grad_is_dloss_dweights():
+def test_recorded_gradients_are_dloss_dweights_and_dloss_dscores():
     mha = nn.MultiHeadAttention(D_MODEL, HEADS, rng=1)
-    mha.record = True
-    x = np.random.default_rng(2).standard_normal((2, 4, D_MODEL))
     mha.to(np.float64)
-    out = mha(Tensor(x, dtype=np.float64))
-    mha.last.weights.retain_grad()
-    upstream = np.random.default_rng(3).standard_normal(out.shape)
-    (out * Tensor(upstream)).sum().backward()
+    x = np.random.default_rng(2).standard_normal((2, 4, D_MODEL))
+    upstream = np.random.default_rng(3).standard_normal((2, 4, D_MODEL))
+    with record_attention() as rec:
+        out = mha(Tensor(x, dtype=np.float64))
+        (out * Tensor(upstream)).sum().backward()
+    record = rec[0]
+    want = manual_attention(mha, x, np.ones((4, 4), bool))
     # by hand: L = Σ out·G, out = merged @ Woᵀ + b  =>  dL/dmerged = G @ Wo, dL/dW = dL/dhead_out @ vᵀ
     grad_merged = upstream @ mha.out_proj.weight.data
     grad_heads = grad_merged.reshape(2, 4, HEADS, D_MODEL // HEADS).transpose(0, 2, 1, 3)
-    want = grad_heads @ mha.last.v.data.transpose(0, 1, 3, 2)
-    np.testing.assert_allclose(mha.last.weights.grad, want, rtol=1e-10, atol=1e-12)
+    want_weights_grad = grad_heads @ want["v"].transpose(0, 1, 3, 2)
+    np.testing.assert_allclose(record.weights_grad, want_weights_grad, rtol=1e-10, atol=1e-12)
+    # softmax backward, row by row: dL/ds_ij = w_ij (dL/dw_ij − Σ_k w_ik dL/dw_ik)
+    w = want["weights"]
+    want_scores_grad = w * (want_weights_grad - (w * want_weights_grad).sum(axis=-1, keepdims=True))
+    np.testing.assert_allclose(record.scores_grad, want_scores_grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(record.scores_grad.sum(axis=-1), 0, atol=1e-12)  # shifting a row's scores changes nothing
+    assert "with grads" in repr(record)
 
 
-def test_nothing_is_recorded_unless_asked():
+def test_only_attention_made_inside_the_block_is_recorded():
     mha = nn.MultiHeadAttention(D_MODEL, HEADS, rng=0)
+    assert not hasattr(mha, "record") and not hasattr(mha, "last")  # watching is not a mode of the layer
     x = Tensor(np.ones((1, 3, D_MODEL), dtype=np.float32))
     mha(x)
-    assert mha.last is None
-    mha.record = True
+    with record_attention() as rec:
+        assert len(rec) == 0 and repr(rec) == "AttentionRecorder(no records)"
+        first, second = mha(x), mha(x)
+        with ta.no_grad():
+            mha(x)  # no graph, so no attention node to record
     mha(x)
-    assert mha.last is not None
-    mha.record = False
-    mha(x)
-    assert mha.last is None  # a stale record would describe another input
+    assert len(rec) == 2 and [r.node.name for r in rec] == ["merged_heads", "merged_heads"]
+    assert rec.for_node(first.inputs[0]) is rec[0] and rec.for_node(second.inputs[0]) is rec[1]
+    assert rec.in_scope("multiheadattention") == rec.records
+    with pytest.raises(KeyError, match="no record of node"):
+        rec.for_node(first)
 
 
 def test_recording_does_not_change_the_output_or_gradients():
-    model = small_gpt(seed=4)
+    model = small_gpt(n_layers=2, seed=4)
     tokens = token_batch()
-    model(tokens).sum().backward()
-    plain = {name: p.grad.copy() for name, p in model.named_parameters()}
-    plain_out = model(tokens).data
-    model.zero_grad()
-    for block in model.blocks:
-        block.attn.record = True
     out = model(tokens)
     out.sum().backward()
-    np.testing.assert_allclose(out.data, plain_out, rtol=1e-5, atol=1e-6)
+    plain_out = out.data.copy()
+    plain = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    with record_attention() as rec:
+        out = model(tokens)
+        out.sum().backward()
+    np.testing.assert_array_equal(out.data, plain_out)
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad, plain[name], rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(p.grad, plain[name], err_msg=name)
+    assert [r.scope for r in rec] == ["gpt/blocks.0/attn", "gpt/blocks.1/attn"]
+    assert all(r.weights_grad is not None for r in rec)
+
+
+def test_the_graph_is_identical_with_and_without_recording():
+    model = small_gpt(n_layers=2, seed=5)
+    tokens = token_batch(seed=1)
+
+    def graph(root):
+        return [(n.op_name, n.scope, n.name, n.data.dtype, n.data.shape, sorted(vars(n.saved)))
+                for n in graph_nodes(root)], [n.data for n in graph_nodes(root)]
+
+    plain_structure, plain_values = graph(model(tokens))
+    with record_attention() as rec:
+        recorded_structure, recorded_values = graph(model(tokens))
+    assert len(rec) == 2
+    assert recorded_structure == plain_structure
+    for index, (mine, theirs) in enumerate(zip(recorded_values, plain_values)):
+        np.testing.assert_array_equal(mine, theirs, err_msg=f"node {index}: {plain_structure[index][0]}")
 
 
 def test_key_mask_hides_padding_from_every_query():
     mha = nn.MultiHeadAttention(D_MODEL, HEADS, rng=0)
-    mha.record = True
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 5, D_MODEL)).astype(np.float32)
     key_mask = np.array([[True] * 5, [True, True, True, False, False]])
-    out = mha(Tensor(x), key_mask=key_mask).data
-    np.testing.assert_array_equal(mha.last.weights.data[1, :, :, 3:], 0)
+    with record_attention() as rec:
+        out = mha(Tensor(x), key_mask=key_mask).data
+    np.testing.assert_array_equal(rec[0].weights[1, :, :, 3:], 0)
+    assert np.isneginf(rec[0].scores[1, :, :, 3:]).all()
     x_changed = x.copy()
     x_changed[1, 3:] = rng.standard_normal((2, D_MODEL))  # new padding content
     out_changed = mha(Tensor(x_changed), key_mask=key_mask).data
@@ -414,30 +453,30 @@ def test_attention_argument_errors():
 def test_forward_tags_nodes_with_module_scopes():
     model = small_gpt(n_layers=2)
     logits = model(token_batch())
-    scopes = {node._scope for node in graph_nodes(logits)}
+    scopes = {node.scope for node in graph_nodes(logits)}
     for expected in ("gpt/tok_emb", "gpt/blocks.0/ln1", "gpt/blocks.0/attn", "gpt/blocks.0/attn/qkv_proj",
                      "gpt/blocks.1/mlp/fc1", "gpt/blocks.1/mlp", "gpt/ln_f", "gpt/head"):
         assert expected in scopes, expected
-    assert logits._scope == "gpt/head"
+    assert logits.scope == "gpt/head"
     assert all(all(part and "/" not in part for part in s.split("/")) for s in scopes if s)
 
 
 def test_parameters_sit_in_the_scope_of_their_module():
     model = small_gpt(n_layers=2)
     logits = model(token_batch())
-    assert model.head.weight._scope == logits._scope == "gpt/head"
-    assert model.blocks[1].attn.qkv_proj.bias._scope == "gpt/blocks.1/attn/qkv_proj"
+    assert model.head.weight.scope == logits.scope == "gpt/head"
+    assert model.blocks[1].attn.qkv_proj.bias.scope == "gpt/blocks.1/attn/qkv_proj"
     assert model.blocks[1].attn.scope_path == "gpt/blocks.1/attn"
-    node_scopes = {node._scope for node in graph_nodes(logits) if not node.is_leaf}
+    node_scopes = {node.scope for node in graph_nodes(logits) if not node.is_leaf}
     for name, param in model.named_parameters():
-        assert param._scope in node_scopes, name  # the module really ran its ops in that scope
+        assert param.scope in node_scopes, name  # the module really ran its ops in that scope
 
 
 def test_scopes_nest_under_a_scope_the_caller_opens():
     mha = nn.MultiHeadAttention(D_MODEL, HEADS)
     with ta.scope("lesson"):
         out = mha(Tensor(np.ones((1, 2, D_MODEL), dtype=np.float32)))
-    assert out._scope == "lesson/multiheadattention/out_proj"
+    assert out.scope == "lesson/multiheadattention/out_proj"
 
 
 # ---- GPT ----
@@ -518,9 +557,9 @@ def test_classifier_ignores_padding_content():
     key_mask = np.array([[True, True, True, False, False, False]])
     changed = np.array([[3, 4, 5, 1, 2, 6]])  # same sentence, other "padding" hidden by key_mask
     np.testing.assert_allclose(model(changed, key_mask=key_mask).data[0, :3], logits.data[0, :3], rtol=1e-5, atol=1e-6)
-    model.attn.record = True
-    model(tokens)
-    np.testing.assert_array_equal(model.attn.last.weights.data[..., 3:], 0)
+    with record_attention() as rec:
+        model(tokens)
+    np.testing.assert_array_equal(rec[0].weights[..., 3:], 0)
 
 
 def test_float64_models_keep_float64_gradients():

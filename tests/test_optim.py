@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 
+import tinygrad_attn as ta
 from tinygrad_attn import Tensor, optim
+from tinygrad_attn.kernels import adam as adam_kernel
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 
@@ -19,13 +21,16 @@ def make_problem(seed: int = 0, steps: int = 10, dtype=np.float64):
     return initial, grads
 
 
-def run_ours(name: str, settings: dict, initial, grads) -> list[np.ndarray]:
+def run_ours(name: str, settings: dict, initial, grads, kernels_at=lambda step: True) -> list[np.ndarray]:
+    """Our optimizer through the steps; a None gradient leaves that parameter out of a step.
+    `kernels_at(step)` says whether that step runs with kernels on."""
     params = [Tensor(value.copy(), requires_grad=True) for value in initial]
     optimizer = getattr(optim, name)(params, **settings)
-    for step_grads in grads:
+    for step, step_grads in enumerate(grads):
         for param, grad in zip(params, step_grads):
-            param.grad = grad.copy()
-        optimizer.step()
+            param.grad = None if grad is None else grad.copy()
+        with ta.use_kernels(kernels_at(step)):
+            optimizer.step()
     return [param.data for param in params]
 
 
@@ -44,12 +49,18 @@ def reference_sgd(initial, grads, lr, momentum=0.0, weight_decay=0.0):
 
 
 def reference_adam(initial, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    """A None gradient skips that parameter's step (its own step count t falls behind)."""
     beta1, beta2 = betas
     params = [p.copy() for p in initial]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    for t, step_grads in enumerate(grads, start=1):
+    steps = [0] * len(params)
+    for step_grads in grads:
         for i, g in enumerate(step_grads):
+            if g is None:
+                continue
+            steps[i] += 1
+            t = steps[i]
             if decoupled:
                 params[i] = params[i] - lr * weight_decay * params[i]
             else:
@@ -212,3 +223,66 @@ def test_a_grad_of_the_wrong_shape_is_reported():
 def test_repr_shows_the_settings():
     text = repr(optim.AdamW([Tensor(np.ones(2), requires_grad=True)], lr=0.01))
     assert text.startswith("AdamW(1 parameters") and "lr=0.01" in text and "weight_decay=0.01" in text
+
+
+# ---- the kernel (in place, one long vector) and the rule as written give the same parameters ----
+ADAM_CASES = [case for case in CASES if case[0] != "SGD"]
+
+
+def with_gaps(grads):
+    """The same gradients, with some parameters sitting out some steps (their bias corrections
+    fall behind, so those steps and all later ones cannot run as one vector)."""
+    grads = [list(step_grads) for step_grads in grads]
+    for step, missing in {2: [1], 5: [0, 2], 6: [0, 1, 2]}.items():
+        for i in missing:
+            grads[step][i] = None
+    return grads
+
+
+@pytest.mark.parametrize("gaps", [False, True], ids=["every_grad", "some_steps_without_grads"])
+@pytest.mark.parametrize("name, settings", ADAM_CASES)
+def test_kernel_and_readable_rule_give_the_same_parameters(name, settings, gaps):
+    initial, grads = make_problem(seed=2, steps=12)
+    if gaps:
+        grads = with_gaps(grads)
+    kernel = run_ours(name, settings, initial, grads, kernels_at=lambda step: True)
+    readable = run_ours(name, settings, initial, grads, kernels_at=lambda step: False)
+    switching = run_ours(name, settings, initial, grads, kernels_at=lambda step: step % 3 != 1)
+    by_hand = reference(name, settings, initial, grads)
+    for k, r, mixed, want in zip(kernel, readable, switching, by_hand):
+        np.testing.assert_allclose(k, r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mixed, r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(r, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, settings", ADAM_CASES)
+def test_kernel_and_readable_rule_agree_in_float32(name, settings):
+    initial, grads = make_problem(seed=3, steps=8, dtype=np.float32)
+    kernel = run_ours(name, settings, initial, grads, kernels_at=lambda step: True)
+    readable = run_ours(name, settings, initial, grads, kernels_at=lambda step: False)
+    for k, r in zip(kernel, readable):
+        assert k.dtype == r.dtype == np.float32
+        np.testing.assert_allclose(k, r, rtol=1e-5, atol=1e-6)
+
+
+def test_with_kernels_off_no_kernel_code_runs(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel ran while use_kernels(False)")
+
+    monkeypatch.setattr(adam_kernel, "update", refuse)
+    monkeypatch.setattr(adam_kernel.OneVector, "step", refuse)
+    initial, grads = make_problem(steps=3)
+    with ta.use_kernels(False):
+        ours = run_ours("AdamW", {"lr": 0.01}, initial, grads, kernels_at=lambda step: False)
+    for got, want in zip(ours, reference("AdamW", {"lr": 0.01}, initial, grads)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_with_kernels_on_the_moments_live_in_one_long_vector():
+    params = [Tensor(np.ones(shape), requires_grad=True) for shape in SHAPES]
+    optimizer = optim.AdamW(params)
+    for param in params:
+        param.grad = np.ones(param.shape)
+    optimizer.step()
+    bases = {id(state["exp_avg"].base) for state in optimizer.state}
+    assert len(bases) == 1 and optimizer.state[0]["exp_avg"].base is not None  # views into one buffer

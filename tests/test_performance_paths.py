@@ -1,7 +1,9 @@
-"""The speed paths give the same numbers as the plain ones: reused buffers (`perf.empty`), the
-packed multi-head attention, the softmax that skips its max, Adam on one long vector, and the
-fused backwards' in-place arithmetic. Expected values come from the plain paths with reuse off,
-from float64 NumPy written out here, or from the update rules written out."""
+"""The kernels give the same numbers as the readable reference ops: on every sample of every op
+that has a kernel (kernels on against `use_kernels(False)`), from reused buffers poisoned with
+NaN (`pool.empty`), and for the packed multi-head attention, the softmax that skips its max,
+Adam on one long vector and the fused backwards' in-place arithmetic. Expected values come
+from the reference path, the plain paths with reuse off, float64 NumPy written out here, or
+the update rules written out."""
 from __future__ import annotations
 
 import math
@@ -12,21 +14,44 @@ import threading
 import numpy as np
 import pytest
 
-from tinygrad_attn import Tensor, attention, functional as F, nn, optim, perf
-from tinygrad_attn.optable import TABLE, op_rows
+import tinygrad_attn as ta
+from tinygrad_attn import Tensor, attention, functional as F, nn, optim
+from tinygrad_attn.kernels import attention as attention_kernels
+from tinygrad_attn.kernels import pool as perf
+from tinygrad_attn.ops.samples import all_usages
 
-FUSED_OPS = {id(op) for op in F.OPS + attention.OPS}
-FUSED_CASES = [(entry, index, sample) for entry in TABLE if id(op_rows()[entry.name]) in FUSED_OPS
+FUSED_CASES = [(entry, index, sample) for entry in all_usages() if entry.op.kernel is not None
                for index, sample in enumerate(entry.samples)]
 FUSED_IDS = [f"{entry.id}#{index}" for entry, index, _ in FUSED_CASES]
+KERNEL_RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 
 
-def _forward_backward(entry, index, sample) -> list[np.ndarray]:
-    inputs = [Tensor(array, requires_grad=True) for array in sample.arrays(np.float64, entry.seed(index))]
+def _forward_backward(entry, index, sample, dtype=np.float64) -> list[np.ndarray]:
+    inputs = [Tensor(array, requires_grad=True) for array in sample.arrays(dtype, entry.seed(index))]
     out = entry.call(*inputs, **sample.kwargs)
-    upstream = np.random.default_rng(entry.seed(index) + 1).standard_normal(out.shape)
+    upstream = np.random.default_rng(entry.seed(index) + 1).standard_normal(out.shape).astype(out.dtype)
     out.backward(upstream)
     return [out.data] + [np.zeros_like(x.data) if x.grad is None else x.grad for x in inputs]
+
+
+def test_the_ops_with_kernels_are_the_fused_ones():
+    with_kernels = {entry.name for entry, _, _ in FUSED_CASES}
+    assert {"layer_norm", "cross_entropy", "linear", "scaled_dot_product_attention", "packed_attention"} <= with_kernels
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("entry, index, sample", FUSED_CASES, ids=FUSED_IDS)
+def test_kernel_and_reference_agree(entry, index, sample, dtype, every_buffer_pooled_and_poisoned):
+    kernel = _forward_backward(entry, index, sample, dtype)
+    with ta.use_kernels(False):
+        reference = _forward_backward(entry, index, sample, dtype)
+    assert all(np.isfinite(array).all() for array in reference), "the samples have finite results"
+    names = ["output"] + [f"grad {i}" for i in range(len(reference) - 1)]
+    rtol = KERNEL_RTOL[dtype]
+    for got, want, name in zip(kernel, reference, names):
+        scale = float(np.max(np.abs(want))) if want.size else 0.0
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * max(scale, 1.0),
+                                   err_msg=f"{entry.id}: {name}, kernel against reference")
 
 
 @pytest.fixture
@@ -212,7 +237,7 @@ def test_packed_attention_refuses_a_width_that_does_not_split_into_heads():
 
 def test_the_cached_causal_mask_cannot_be_changed():
     attention.packed_attention(Tensor(np.ones((1, 4, 6), dtype=np.float32)), 1, is_causal=True)
-    bias = attention._causal_bias(4, 4, True, np.dtype(np.float32))
+    bias = attention_kernels._causal_bias(4, 4, True, np.dtype(np.float32))
     with pytest.raises(ValueError):
         bias[0, 0] = 1.0
 
@@ -231,7 +256,7 @@ def test_a_backward_leaves_the_upstream_gradient_untouched(make):
     out = make(x)
     upstream = np.random.default_rng(1).standard_normal(out.shape)
     given = upstream.copy()
-    out._op.backward(out, upstream)
+    out.op.backward(out, upstream)
     np.testing.assert_array_equal(upstream, given)
 
 
@@ -292,7 +317,7 @@ def test_adamw_starts_afresh_for_a_parameter_replaced_by_one_of_another_shape():
 # ---- the C allocator switch ----
 def test_tune_malloc_is_harmless_and_checks_its_arguments():
     # in a child process, so this test process keeps the allocator it started with
-    code = "from tinygrad_attn import perf; print(perf.tune_malloc())"
+    code = "from tinygrad_attn.kernels import pool; print(pool.tune_malloc())"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in ("True", "False")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_attn.optable import render_markdown
+from tinygrad_attn.ops.samples import all_usages, render_markdown
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -13,7 +13,7 @@ def test_readme_op_reference_is_the_op_table():
     section = re.search(r"<!-- op-reference:start -->\n(.*)<!-- op-reference:end -->", README, re.S)
     assert section is not None, "README.md lost its op-reference markers"
     assert section.group(1).strip() == render_markdown().strip(), (
-        "README op reference is stale: regenerate it with `python -m tinygrad_attn.optable`"
+        "README op reference is stale: regenerate it with `python -m tinygrad_attn.ops`"
     )
 
 

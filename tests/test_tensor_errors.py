@@ -8,7 +8,9 @@ import pytest
 
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor
-from tinygrad_attn.optable import TABLE
+from tinygrad_attn.ops.samples import all_usages
+
+TABLE = all_usages()
 
 
 @contextlib.contextmanager

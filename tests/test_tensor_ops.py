@@ -1,15 +1,15 @@
-"""Every op in the op table (`tinygrad_attn.optable`): gradients against finite differences,
-values and gradients against PyTorch, and checks that no op or API name is left out."""
-import importlib
-
+"""Every usage of every op in the registry: gradients against finite differences, values and
+gradients against PyTorch, and checks that no op or API name is left out."""
 import numpy as np
 import pytest
 
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor
-from tinygrad_attn.core import Op
 from tinygrad_attn.gradcheck import gradcheck
-from tinygrad_attn.optable import OP_MODULES, TABLE, op_rows, render_markdown, spelling
+from tinygrad_attn.ops import all_ops
+from tinygrad_attn.ops.samples import all_usages, render_markdown, spelling
+
+TABLE = all_usages()
 
 CASES = [(entry, index, sample) for entry in TABLE for index, sample in enumerate(entry.samples)]
 CASE_IDS = [f"{entry.id}#{index}" for entry, index, _ in CASES]
@@ -88,30 +88,16 @@ def test_log_softmax_of_huge_logits_is_exact_and_finite():
 
 
 # ---- (c) nothing is left out ----
-def _module_ops(module) -> set:
-    return {value for value in vars(module).values() if isinstance(value, Op)}
+def test_every_tensor_op_has_a_usage():
+    covered = {id(entry.op) for entry in TABLE}
+    missing = sorted(op.name for op in all_ops("tensor") if id(op) not in covered)
+    assert not missing, f"tensor ops without a usage (declare one with OP.usage(...) beside the op): {missing}"
 
 
-def test_every_module_lists_all_its_op_rows_in_OPS():
-    modules = [importlib.import_module(name) for name in OP_MODULES]
-    listed = {module.__name__: set(getattr(module, "OPS", ())) for module in modules}
-    for module in modules:
-        imported = set().union(*(ops for name, ops in listed.items() if name != module.__name__))
-        defined_here = _module_ops(module) - imported
-        missing = {op.name for op in defined_here - listed[module.__name__]}
-        assert not missing, f"{module.__name__}: Op rows {sorted(missing)} are not in its OPS tuple"
-
-
-def test_every_op_row_has_a_table_entry():
-    covered = {entry.name for entry in TABLE}
-    missing = sorted(set(op_rows()) - covered)
-    assert not missing, f"op rows without an entry in tinygrad_attn/optable.py: {missing}"
-
-
-def test_every_table_entry_names_an_op_row():
-    rows = op_rows()
-    unknown = sorted({entry.name for entry in TABLE} - set(rows))
-    assert not unknown, f"table entries whose name is no Op row: {unknown}"
+def test_every_usage_names_a_registered_op():
+    registered = {id(op) for op in all_ops("tensor")}
+    unknown = sorted({entry.name for entry in TABLE if id(entry.op) not in registered})
+    assert not unknown, f"usages of ops that are not in the registry: {unknown}"
 
 
 def test_every_tensor_api_name_has_a_table_entry():
@@ -135,9 +121,8 @@ def test_markdown_reference_lists_every_entry_with_its_formula():
     lines = table.strip().splitlines()
     assert lines[0] == "| op | call | formula | sample shapes | notes |"
     assert len(lines) == 2 + len(TABLE)
-    rows = op_rows()
     for entry, line in zip(TABLE, lines[2:]):
         assert line.startswith(f"| {entry.name} | `{spelling(entry.api)}")
-        assert rows[entry.name].formula in line
+        assert entry.op.formula in line
         assert all(sample.describe() in line for sample in entry.samples)
         assert entry.note in line

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_attn import nn, optim
-from tinygrad_attn.data import IGNORE_INDEX, PAD_ID, make_bank_task, make_sequence_task, token_accuracy
+from tinygrad_attn.teach.tasks import IGNORE_INDEX, PAD_ID, make_bank_task, make_sequence_task, token_accuracy
 from tinygrad_attn.train import History, ProgressBar, minibatches, predict, token_cross_entropy, train
 
 

@@ -2,73 +2,82 @@
 
 A node remembers the op that made it and its inputs, in order. Backward is one loop over the
 nodes in reverse topological order; `backward_steps` yields a `Step` per node and `backward`
-simply runs it to the end. This module knows nothing of NumPy or Graphviz: a front end
-subclasses `Node` and gives each op a `backward(node, upstream_grad)` that returns one gradient
-per input (None where an input needs none).
+simply runs it to the end. This module knows nothing of NumPy or Graphviz: an op (see
+`ops/registry.py`) only has to offer `name`, `formula` and `backward(ctx, upstream_grad)`,
+which returns one gradient per input (None where an input needs none). The node itself is the
+`ctx`: `ctx.inputs`, `ctx.data` (the op's result) and `ctx.saved` (what forward saved, by name).
+
+Observers (`observe(on_node=..., on_step=...)`) hear of every node made and every backward step;
+they cost one attribute check when nobody listens, and they never change what is computed.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
 import operator
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence
 
 
-class Op:
-    """One operation: a name, a short formula for learners, and its backward rule.
-
-    `backward(node, upstream_grad)` returns a tuple with one gradient per input of `node`.
-    """
-
-    __slots__ = ("name", "formula", "backward")
-
-    def __init__(self, name: str, formula: str, backward: Callable[[Any, Any], tuple]):
-        self.name = name
-        self.formula = formula
-        self.backward = backward
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r})"
-
-
 class _State:
-    """Process-wide switches: grad mode, anomaly mode and the current scope path."""
+    """Process-wide switches: grad mode, anomaly mode, the current scope path, and whether
+    anyone watches new nodes (anomaly mode or an observer)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "scope")  # read by every new node: slots read fastest
+    __slots__ = ("grad_enabled", "anomaly", "scope", "watching")  # read by every new node: slots read fastest
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
         self.scope = ""
+        self.watching = False
 
 
 _state = _State()
-_FREED = object()  # a node's `_ctx` once backward has released what its op saved
+_FREED = object()  # a node's `_saved` once backward has released what its op saved
 
 
 def is_grad_enabled() -> bool:
     return _state.grad_enabled
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+class _GradMode:
+    """`no_grad()` / `enable_grad()`: a context manager, and a decorator too (as in PyTorch)."""
+
+    __slots__ = ("enabled", "_previous")
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.grad_enabled)
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _state.grad_enabled = self._previous.pop()
+
+    def __call__(self, function: Callable) -> Callable:
+        import functools
+
+        @functools.wraps(function)
+        def run_in_mode(*args: Any, **kwargs: Any) -> Any:
+            with type(self)(self.enabled):
+                return function(*args, **kwargs)
+
+        return run_in_mode
+
+
+def no_grad() -> _GradMode:
     """Build no graph inside this block (results are leaves that do not require grad)."""
-    previous = _state.grad_enabled
-    _state.grad_enabled = False
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
+    return _GradMode(False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    previous = _state.grad_enabled
-    _state.grad_enabled = True
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+def _update_watching() -> None:
+    _state.watching = _state.anomaly or bool(_node_observers)
 
 
 @contextlib.contextmanager
@@ -76,10 +85,12 @@ def detect_anomaly() -> Iterator[None]:
     """Raise at the first op whose output or gradient is NaN or infinite, naming that op."""
     previous = _state.anomaly
     _state.anomaly = True
+    _update_watching()
     try:
         yield
     finally:
         _state.anomaly = previous
+        _update_watching()
 
 
 def is_anomaly_enabled() -> bool:
@@ -117,24 +128,106 @@ def current_scope() -> str:
     return _state.scope
 
 
-class Node:
-    """Base of `Value` and `Tensor`: the part of a node the backward loop uses.
+def place_in_scope(node: "Node", path: str) -> None:
+    """Move a node into scope `path` after it was made (nn puts a weight in its module's scope)."""
+    if not isinstance(path, str):
+        raise TypeError(f"place_in_scope: path must be a str, got {type(path).__name__}")
+    node._scope = path
 
-    `_inputs`   the nodes this one was computed from, in argument order (a tuple, never a set)
-    `_op`       the `Op` that made it, or None for a leaf
-    `_ctx`      whatever the op saved for backward (released after backward unless retained)
-    `_upstream` the gradient gathered so far during one backward pass
-    `_hooks`    functions called with this node's gradient; one may return a replacement
-    `_scope`    the scope path the node was created in
-    `_index`    creation order (from `next_index()`), which is also a topological order
-    `grad`      the gradient the user sees
-    Subclasses provide `requires_grad`, `_retain` (keep `.grad` on a non-leaf) and `_finite(x)`.
+
+# ---- observers ----
+_node_observers: list[Callable[[Any], None]] = []
+_step_observers: list[Callable[["Step"], None]] = []
+
+
+class observe:
+    """`with observe(on_node=f, on_step=g):` calls f(node) for every node made by an op and
+    g(step) for every backward step, until the block ends. Observing changes nothing: the
+    same nodes, the same numbers, the same steps."""
+
+    def __init__(self, on_node: Callable[[Any], None] | None = None,
+                 on_step: Callable[["Step"], None] | None = None):
+        for name, fn in (("on_node", on_node), ("on_step", on_step)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"observe: {name} must be callable, got {type(fn).__name__}")
+        self.on_node = on_node
+        self.on_step = on_step
+
+    def __enter__(self) -> "observe":
+        if self.on_node is not None:
+            _node_observers.append(self.on_node)
+        if self.on_step is not None:
+            _step_observers.append(self.on_step)
+        _update_watching()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.on_node is not None:
+            _node_observers.remove(self.on_node)
+        if self.on_step is not None:
+            _step_observers.remove(self.on_step)
+        _update_watching()
+
+
+def node_made(node: "Node", op: Any) -> None:
+    """Called by the front ends after `op` has filled in a new node, when `_state.watching`:
+    anomaly mode checks the result (recorded or not), then every node observer hears of it."""
+    if _state.anomaly and not node._finite(node.data):
+        raise RuntimeError(f"detect_anomaly: '{op.name}' produced a non-finite value ({node.data!r:.80})")
+    for observer in tuple(_node_observers):
+        observer(node)
+
+
+# ---- nodes ----
+_counter = itertools.count()
+_next_index = _counter.__next__
+_new_object = object.__new__
+
+
+class Node:
+    """Base of `Value` and `Tensor`: the part of a node the backward loop and the viewers use.
+
+    Public, read-only view: `op` (the op that made it, None for a leaf), `inputs` (in argument
+    order), `scope`, `name`, `id` (creation order: stable and a topological order), `saved`
+    (what the op saved for backward, by name), `is_leaf`, `requires_grad`, `grad`.
+    Subclasses provide `data`, `_finite(x)`, `_accumulate_grad`, `_keep_grad` and `_add_grads`.
     """
 
-    __slots__ = ("_index", "_inputs", "_op", "_ctx", "_upstream", "_hooks", "_scope", "grad", "__weakref__")
+    __slots__ = ("_index", "_inputs", "_op", "_saved", "_upstream", "_hooks", "_scope", "_retain",
+                 "requires_grad", "grad", "name", "data", "__weakref__")
 
-    requires_grad: bool
-    _retain: bool
+    initial_grad: Any = None  # what `.grad` holds before backward reaches the node
+    retains_grad_by_default = False  # True for Value: every intermediate keeps its gradient
+
+    # ---- the public view ----
+    @property
+    def op(self) -> Any:
+        return self._op
+
+    @property
+    def inputs(self) -> tuple:
+        return self._inputs
+
+    @property
+    def scope(self) -> str:
+        return self._scope
+
+    @property
+    def id(self) -> int:
+        return self._index
+
+    @property
+    def saved(self) -> SimpleNamespace:
+        """What the op saved for backward, by name (`node.saved.probs`); empty for a leaf."""
+        if self._saved is _FREED:
+            raise RuntimeError(f"saved: '{self.op_name}' released what it saved when backward passed "
+                               "(use backward(retain_graph=True) to keep it)")
+        return self._saved if self._saved is not None else SimpleNamespace()
+
+    @property
+    def is_freed(self) -> bool:
+        """True once backward has released what this node's op saved."""
+        return self._saved is _FREED
 
     @property
     def is_leaf(self) -> bool:
@@ -143,6 +236,12 @@ class Node:
     @property
     def op_name(self) -> str:
         return self._op.name if self._op is not None else "leaf"
+
+    def save(self, **named: Any) -> None:
+        """Keep values for backward under names (`ctx.save(probs=p)`, read as `ctx.saved.probs`).
+        Nothing is kept when no graph is recorded."""
+        if self._op is not None:
+            self._saved = SimpleNamespace(**named)
 
     def register_hook(self, hook: Callable[[Any], Any]) -> Callable[[], None]:
         """Call `hook(grad)` when this node's gradient is known; a non-None result replaces it.
@@ -181,6 +280,51 @@ class Node:
         raise NotImplementedError
 
 
+def node_constructor(cls: type) -> Callable[..., Node]:
+    """The one node constructor, specialised for a front-end class (`Value`, `Tensor`).
+
+    `construct(data, op, inputs, requires_grad=False, name=None, node=None)` fills every field
+    of a node (a new one, or `node` when a user-facing `__init__` is running). `op` and
+    `inputs` are recorded only when grad mode is on and an input requires grad; otherwise the
+    result is a leaf that does not require grad (as in PyTorch). The class's defaults are
+    bound once here, because this runs for every node made.
+    """
+    initial_grad = cls.initial_grad
+    retain = cls.retains_grad_by_default
+    state = _state
+    next_index = _next_index
+    new = _new_object
+
+    def construct(data: Any, op: Any, inputs: tuple, requires_grad: bool = False, name: str | None = None,
+                  node: Node | None = None) -> Node:
+        if op is not None:
+            if state.grad_enabled:
+                for inp in inputs:
+                    if inp.requires_grad:
+                        requires_grad = True
+                        break
+            if not requires_grad:
+                op, inputs = None, ()
+        if node is None:
+            node = new(cls)
+        node.data = data
+        node.grad = initial_grad
+        node.requires_grad = requires_grad
+        node.name = name
+        node._retain = retain
+        node._inputs = inputs
+        node._op = op
+        node._saved = None
+        node._upstream = None
+        node._hooks = None
+        node._scope = state.scope
+        node._index = next_index()
+        return node
+
+    return construct
+
+
+# ---- backward ----
 class Step:
     """One node's turn in backward: the gradient that arrived and what it sends on.
 
@@ -194,6 +338,7 @@ class Step:
 
     @property
     def op(self) -> str:
+        """The name of the op that made the node ("leaf" for a leaf)."""
         return self.node.op_name
 
     @property
@@ -208,7 +353,7 @@ class Step:
     @property
     def contributions(self) -> list[tuple[Node, Any]]:
         """(input, gradient sent to it) for each input that receives one."""
-        return [(inp, g) for inp, g in zip(self.node._inputs, self.sent) if g is not None]
+        return [(inp, g) for inp, g in zip(self.node._inputs, self.sent) if g is not None and inp.requires_grad]
 
     def __repr__(self) -> str:
         return f"Step({self.index}, op={self.op!r}, node={self.node!r})"
@@ -234,8 +379,6 @@ def topological_order(root: Node) -> list[Node]:
 
 
 _creation_index = operator.attrgetter("_index")
-_counter = itertools.count()
-next_index = _counter.__next__  # front ends stamp each new node with it
 
 
 def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterator[Step]:
@@ -248,6 +391,7 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
     order = topological_order(root)
     root._upstream = upstream_grad
     anomaly = _state.anomaly
+    step_observers = tuple(_step_observers)
     freed = _FREED
     index = 0
     finished = False
@@ -269,7 +413,7 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
             else:
                 if node._retain:
                     node._keep_grad(grad)
-                if node._ctx is freed:
+                if node._saved is freed:
                     raise RuntimeError(
                         f"backward: the graph through '{op.name}' was already freed by an earlier "
                         "backward(); call backward(retain_graph=True) the first time to go through it twice"
@@ -282,12 +426,14 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
                         previous = inp._upstream
                         inp._upstream = g if previous is None else inp._add_grads(previous, g)
                 if not retain_graph:
-                    node._ctx = freed
+                    node._saved = freed
             step = Step()  # filled slot by slot: cheaper than calling an __init__ once per node
             step.index = index
             step.node = node
             step.grad = grad
             step.sent = sent
+            for observer in step_observers:
+                observer(step)
             yield step
             index += 1
         finished = True
@@ -310,9 +456,3 @@ def _check_sent(node: Node, sent: Sequence[Any]) -> None:
                 f"detect_anomaly: backward of '{node._op.name}' sent a non-finite gradient "
                 f"to its input {position}"
             )
-
-
-def check_forward(node: Node, value: Any) -> None:
-    """In anomaly mode, raise if an op's output is not finite (front ends call this)."""
-    if not node._finite(value):
-        raise RuntimeError(f"detect_anomaly: '{node.op_name}' produced a non-finite value ({value!r:.80})")

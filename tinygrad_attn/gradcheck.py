@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .scalar import Value
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Sequence[Value | Tensor], eps: float = 1e-6,
@@ -29,10 +29,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Value | Tensor], eps: flo
                     f"gradcheck: input {position} is {x.dtype}; finite differences need float64 tensors "
                     "(make it with dtype=np.float64)"
                 )
-            if not x.requires_grad:
-                raise ValueError(f"gradcheck: input {position} does not require grad")
         elif not isinstance(x, Value):
             raise TypeError(f"gradcheck: input {position} is a {type(x).__name__}, expected a Value or Tensor")
+        if not x.requires_grad:  # a constant: no gradient reaches it, so there is nothing to check
+            raise ValueError(f"gradcheck: input {position} does not require grad")
 
     saved_grads = [x.grad for x in inputs]
     try:
@@ -56,7 +56,7 @@ def _scalar_output(fn: Callable[..., Any], inputs: list, projection: np.ndarray 
 
 def _engine_gradients(fn: Callable[..., Any], inputs: list) -> tuple[np.ndarray | None, list]:
     for x in inputs:
-        x.grad = 0.0 if isinstance(x, Value) else None
+        x.grad = x.initial_grad  # 0.0 for a Value, None for a Tensor
     out = fn(*inputs)
     if isinstance(out, Value):
         out.backward()
@@ -103,5 +103,4 @@ def _assert_close(name: str, index: tuple | None, engine: float, numeric: float,
 
 
 def _name(x: Value | Tensor, position: int) -> str:
-    label = x.label if isinstance(x, Value) else x.name
-    return f"input {position} ({label!r})" if label else f"input {position}"
+    return f"input {position} ({x.name!r})" if x.name else f"input {position}"

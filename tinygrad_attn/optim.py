@@ -2,20 +2,22 @@
 
 An optimizer holds a list of parameters (leaf Tensors) and, per parameter, the state its rule
 needs (momentum buffer, first and second moments). `step()` reads each parameter's `.grad` and
-changes `.data` in place; parameters whose `.grad` is None are skipped. State arrays are made
-at a parameter's first step and then reused: every update is a handful of NumPy calls writing
-into preallocated arrays (`out=`), so a step costs little beyond the arithmetic itself. Adam and
-AdamW go further when every parameter has a gradient: they lay all parameters end to end and
-run those calls once on the long vector (each parameter's moments are views into it).
+changes `.data` in place; parameters whose `.grad` is None are skipped. Each rule below is
+written as its formula, one parameter at a time, so it can be read (and stepped through) as is.
 
 Update rules (g = gradient, p = parameter, t = step count of that parameter):
 
     SGD       b = μ·b + g (b = g at t = 1);        p -= lr·b          (μ = 0: p -= lr·g)
     Adam      m = β₁·m + (1-β₁)·g,  v = β₂·v + (1-β₂)·g²
-              p -= lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε)
+              p -= lr · m̂ / (√v̂ + ε)   with m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ)
     AdamW     p -= lr·λ·p   first (decoupled weight decay), then the Adam step
 
 `weight_decay` in SGD and Adam is PyTorch's coupled (L2) form: g += λ·p before the rule.
+
+While kernels are on (`ta.use_kernels()`, the default) Adam and AdamW run the same rule from
+`kernels/adam.py`: every term written into preallocated arrays, and all parameters laid end
+to end as one long vector when every one has a gradient. `use_kernels(False)` runs the rule
+written here; both give the same parameters (a test checks it to 1e-12 in float64).
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .tensor import Tensor
+from .kernels import adam as adam_kernel
+from .ops.registry import kernels_enabled
+from .tensors import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -89,15 +93,13 @@ class Optimizer:
                 raise ValueError(
                     f"{where}.step: parameter {param.name or ''} has shape {data.shape} but its grad has shape {grad.shape}"
                 )
-            scratch = state.get("scratch")
-            if scratch is None or scratch.dtype != data.dtype or scratch.shape != data.shape:
+            if not _state_fits(state, data):
                 state.clear()  # first step, or the parameter was replaced by one of another dtype/shape
                 self._init_state(state, data)
             self._update(data, grad, state)
 
     def _init_state(self, state: dict[str, Any], data: np.ndarray) -> None:
         state["step"] = 0
-        state["scratch"] = np.empty_like(data)  # reused for temporaries so a step allocates nothing
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -108,6 +110,17 @@ class Optimizer:
 
     def _settings(self) -> dict[str, Any]:
         return {"lr": self.lr}
+
+
+def _state_fits(state: dict[str, Any], data: np.ndarray) -> bool:
+    """False at a parameter's first step, or when its array was replaced by one of another
+    shape or dtype (its old moments mean nothing for the new one)."""
+    if not state:
+        return False
+    for value in state.values():
+        if isinstance(value, np.ndarray) and (value.shape != data.shape or value.dtype != data.dtype):
+            return False
+    return True
 
 
 class SGD(Optimizer):
@@ -127,20 +140,17 @@ class SGD(Optimizer):
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         state["step"] += 1
-        scratch = state["scratch"]
         if self.weight_decay:
-            grad = np.add(grad, np.multiply(data, self.weight_decay, out=scratch), out=scratch)
+            grad = grad + self.weight_decay * data  # L2: the gradient of λ/2·|p|² joins g
         direction = grad
         if self.momentum:
             buffer = state["momentum_buffer"]
             if state["step"] == 1:
-                np.copyto(buffer, grad)
+                buffer[...] = grad  # b = g on the first step
             else:
-                np.multiply(buffer, self.momentum, out=buffer)
-                np.add(buffer, grad, out=buffer)
+                buffer[...] = self.momentum * buffer + grad  # b = μ·b + g
             direction = buffer
-        np.multiply(direction, -self.lr, out=scratch)
-        np.add(data, scratch, out=data)
+        data -= self.lr * direction  # p -= lr·b
 
     def _settings(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
@@ -149,7 +159,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction, as PyTorch computes it.
 
-    m = β₁·m + (1-β₁)·g,  v = β₂·v + (1-β₂)·g²,  p -= lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε).
+    m = β₁·m + (1-β₁)·g,  v = β₂·v + (1-β₂)·g²,  p -= lr · m̂ / (√v̂ + ε) with m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ).
     `weight_decay` adds λ·p to the gradient first (L2, coupled; see AdamW for the decoupled form).
     """
 
@@ -165,109 +175,45 @@ class Adam(Optimizer):
                       _check_number(where, "betas[1]", betas[1], 0.0, 1.0, high_open=True))
         self.eps = _check_number(where, "eps", eps, 0.0)
         self.weight_decay = _check_number(where, "weight_decay", weight_decay, 0.0)
+        self._one_vector: adam_kernel.OneVector | None = None  # the kernel's long-vector buffers
 
     def _init_state(self, state: dict[str, Any], data: np.ndarray) -> None:
         super()._init_state(state, data)
-        state["exp_avg"] = np.zeros_like(data)
-        state["exp_avg_sq"] = np.zeros_like(data)
-        coupled = self.weight_decay and not self.decoupled_decay
-        state["decayed_grad"] = np.empty_like(data) if coupled else None
+        state["exp_avg"] = np.zeros_like(data)  # m
+        state["exp_avg_sq"] = np.zeros_like(data)  # v
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place.
 
-        Usually every parameter has one, has the same dtype and has taken as many steps: then
-        the rule runs once on all of them laid end to end as one long vector (a dozen NumPy
-        calls instead of a dozen per parameter). Otherwise, parameter by parameter.
+        With kernels on, usually as one long vector (`kernels/adam.py`); when that is not
+        possible (a parameter without a gradient this step, mixed dtypes), parameter by
+        parameter, as with kernels off.
         """
-        if not self._step_as_one_vector():
-            super().step()
-
-    def _step_as_one_vector(self) -> bool:
-        """The same update on all parameters at once; False (nothing done) if they do not allow it."""
-        params, states = self.params, self.state
-        dtype = params[0].data.dtype
-        for param, state in zip(params, states):
-            grad, data = param.grad, param.data
-            if grad is None or grad.shape != data.shape or data.dtype != dtype:
-                return False  # the per-parameter loop skips missing grads and reports bad shapes
-            scratch = state.get("scratch")
-            if scratch is not None and (scratch.shape != data.shape or scratch.dtype != dtype):
-                return False  # a replaced parameter: the loop starts its state afresh
-        if len({state.get("step", 0) for state in states}) != 1:
-            return False  # bias corrections differ: a parameter joined late
-        flat = self._one_vector_state(dtype)
-        # gather, update as one vector, scatter back into each parameter's own array (in place)
-        np.concatenate([param.grad.reshape(-1) for param in params], out=flat["grad"])
-        np.concatenate([param.data.reshape(-1) for param in params], out=flat["data"])
-        self._update(flat["data"], flat["grad"], flat)
-        for param, state, piece in zip(params, states, flat["pieces"]):
-            np.copyto(param.data, piece.reshape(param.data.shape))
-            state["step"] = flat["step"]
-        return True
-
-    def _one_vector_state(self, dtype: np.dtype) -> dict[str, Any]:
-        """Flat moment buffers for all parameters; each parameter's state holds views into them."""
-        flat = getattr(self, "_flat", None)
-        if flat is not None and flat["dtype"] == dtype and all(
-                state.get("exp_avg") is view and view.shape == param.data.shape
-                for param, state, view in zip(self.params, self.state, flat["exp_avg_views"])):
-            return flat
-        sizes = [param.data.size for param in self.params]
-        bounds = np.cumsum([0] + sizes).tolist()
-        total = bounds[-1]
-        coupled = self.weight_decay and not self.decoupled_decay
-        flat = {"dtype": dtype, "step": self.state[0].get("step", 0),
-                "exp_avg": np.zeros(total, dtype), "exp_avg_sq": np.zeros(total, dtype),
-                "scratch": np.empty(total, dtype), "decayed_grad": np.empty(total, dtype) if coupled else None,
-                "grad": np.empty(total, dtype), "data": np.empty(total, dtype)}
-        flat["pieces"] = [flat["data"][start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
-        flat["exp_avg_views"] = []
-        for param, state, start, stop in zip(self.params, self.state, bounds[:-1], bounds[1:]):
-            shape = param.data.shape
-            views = {key: None if flat[key] is None else flat[key][start:stop].reshape(shape)
-                     for key in ("exp_avg", "exp_avg_sq", "scratch", "decayed_grad")}
-            for key in ("exp_avg", "exp_avg_sq"):  # moments so far carry over
-                if isinstance(state.get(key), np.ndarray) and state[key].shape == shape:
-                    views[key][...] = state[key]
-            state.update(views, step=flat["step"])
-            flat["exp_avg_views"].append(views["exp_avg"])
-        self._flat = flat
-        return flat
-
-    def _decay(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        """Weight decay before the moments: AdamW shrinks p; Adam's L2 form returns g + λ·p."""
-        if not self.weight_decay:
-            return grad
-        if self.decoupled_decay:
-            np.multiply(data, 1.0 - self.lr * self.weight_decay, out=data)
-            return grad
-        decayed = state["decayed_grad"]
-        np.multiply(data, self.weight_decay, out=decayed)
-        return np.add(decayed, grad, out=decayed)
+        if kernels_enabled():
+            if self._one_vector is None:
+                self._one_vector = adam_kernel.OneVector()
+            if self._one_vector.step(self.params, self.state, self):
+                return
+        super().step()
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
+        """One parameter's step, as the formulas say (the kernel computes the same in place)."""
+        if kernels_enabled():
+            adam_kernel.update(data, grad, state, self)
+            return
         beta1, beta2 = self.betas
         state["step"] += 1
-        step = state["step"]
-        exp_avg, exp_avg_sq, scratch = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
-        grad = self._decay(data, grad, state)
-        # m = β₁·m + (1-β₁)·g
-        np.multiply(exp_avg, beta1, out=exp_avg)
-        np.multiply(grad, 1.0 - beta1, out=scratch)
-        np.add(exp_avg, scratch, out=exp_avg)
-        # v = β₂·v + (1-β₂)·g²
-        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        np.multiply(grad, grad, out=scratch)
-        np.multiply(scratch, 1.0 - beta2, out=scratch)
-        np.add(exp_avg_sq, scratch, out=exp_avg_sq)
-        # p -= lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε), with √(1-β₂ᵗ) moved to the scalar: one pass fewer
-        root_correction2 = math.sqrt(1.0 - beta2 ** step)
-        np.sqrt(exp_avg_sq, out=scratch)
-        np.add(scratch, self.eps * root_correction2, out=scratch)
-        np.divide(exp_avg, scratch, out=scratch)
-        np.multiply(scratch, -self.lr * root_correction2 / (1.0 - beta1 ** step), out=scratch)
-        np.add(data, scratch, out=data)
+        t = state["step"]
+        if self.weight_decay and self.decoupled_decay:
+            data -= self.lr * self.weight_decay * data  # AdamW: shrink p, outside the moments
+        elif self.weight_decay:
+            grad = grad + self.weight_decay * data  # Adam: L2, the decay goes through the moments
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * grad  # running mean of g
+        v[...] = beta2 * v + (1 - beta2) * grad * grad  # running mean of g²
+        m_hat = m / (1 - beta1 ** t)  # both start at 0: undo that bias
+        v_hat = v / (1 - beta2 ** t)
+        data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def _settings(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}

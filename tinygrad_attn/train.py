@@ -18,10 +18,10 @@ import numpy as np
 
 from . import functional as F
 from .core import no_grad
-from .data import IGNORE_INDEX
 from .nn.module import Module, as_generator
 from .optim import Optimizer
-from .tensor import Tensor
+from .teach.tasks import IGNORE_INDEX
+from .tensors import Tensor
 
 __all__ = ["ProgressBar", "History", "train", "minibatches", "token_cross_entropy", "predict"]
 

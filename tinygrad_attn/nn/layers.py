@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor
-from ..tensor.tensor import DEFAULT_FLOAT
+from ..tensors import Tensor
+from ..tensors.tensor import DEFAULT_FLOAT
 from .module import Module, Parameter, as_generator, check_size
 
 __all__ = ["Linear", "Embedding", "LayerNorm", "Dropout", "GELU", "ReLU"]

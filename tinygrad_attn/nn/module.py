@@ -17,9 +17,9 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from ..core import scope
-from ..tensor import Tensor
-from ..tensor.creation import default_rng
+from ..core import place_in_scope, scope
+from ..tensors import Tensor
+from ..tensors.creation import default_rng
 
 __all__ = ["Parameter", "Module", "ModuleList", "as_generator", "LoadResult"]
 
@@ -102,7 +102,7 @@ class Module:
             modules.pop(name, None)
             registry[name] = value
             value.name = self._child_path(name)
-            value._scope = self.scope_path
+            place_in_scope(value, self.scope_path)
         elif isinstance(value, Module):
             registry.pop(name, None)
             modules[name] = value
@@ -133,7 +133,7 @@ class Module:
         object.__setattr__(self, "_scope_base", scope_base)
         for name, param in self._parameters.items():
             param.name = self._child_path(name)
-            param._scope = self.scope_path  # weights are drawn inside their module's cluster
+            place_in_scope(param, self.scope_path)  # weights are drawn inside their module's cluster
         for name, child in self._modules.items():
             child._relabel(self._child_path(name), self._child_scope(name), self._child_scope_base())
 

@@ -1,54 +1,27 @@
-"""`MultiHeadAttention`, and the `AttentionRecord` it keeps for looking inside each head.
+"""`MultiHeadAttention`: self-attention with several heads, as one packed attention op.
 
 One fused projection makes queries, keys and values for all heads at once (one matmul instead
 of three); the model width d_model is split into n_heads heads of d_head = d_model / n_heads
 channels, each head attends on its own, and an output projection mixes the heads again.
+Attention itself is one `packed_attention` op that reads each head's q, k, v out of the
+projection and returns the heads merged.
 
-Set `mha.record = True` and every forward leaves `mha.last`, an `AttentionRecord` with each
-head's q, k, v, scores, attention weights and outputs. The weights are the very tensor the
-output was computed from, so `mha.last.weights.retain_grad()` before backward shows how the
-loss wants each head's attention to change. With `record = False` (the default) nothing is
-kept and nothing extra is computed: attention is then one `packed_attention` op that reads each
-head's q, k, v as views of the projection, which is faster (the same numbers, a shorter graph).
+To look inside each head (q, k, v, scores, weights, and after backward dL/dweights), record
+the forward instead of changing it: `with tinygrad_attn.trace.record_attention() as rec:`.
+Observing never changes the graph.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import attention
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .layers import Linear
 from .module import Module, check_size
 
-__all__ = ["MultiHeadAttention", "AttentionRecord"]
-
-
-@dataclass
-class AttentionRecord:
-    """What one forward of a `MultiHeadAttention` computed, head by head.
-
-    q, k, v         Tensors (B, H, T, d_head): each head's queries, keys and values
-    scores          NumPy (B, H, T, T): q·k/√d_head before softmax, -inf where attention is not allowed
-    weights         Tensor (B, H, T, T): softmax of the scores; row t says where position t looks
-    head_outputs    Tensor (B, H, T, d_head): weights @ v, before the heads are merged
-    mask            NumPy bool broadcastable to (B, H, T, T), True where allowed (None: all allowed)
-    """
-
-    q: Tensor
-    k: Tensor
-    v: Tensor
-    scores: np.ndarray
-    weights: Tensor
-    head_outputs: Tensor
-    mask: np.ndarray | None
-
-    @property
-    def n_heads(self) -> int:
-        return self.weights.shape[1]
+__all__ = ["MultiHeadAttention"]
 
 
 def _bool_array(value: Any, where: str, name: str) -> np.ndarray:
@@ -80,35 +53,18 @@ class MultiHeadAttention(Module):
         self.causal = bool(causal)
         self.qkv_proj = Linear(self.d_model, 3 * self.d_model, bias=bias, rng=rng)
         self.out_proj = Linear(self.d_model, self.d_model, bias=bias, rng=rng)
-        self.record = False
-        self.last: AttentionRecord | None = None
 
     def forward(self, x: Tensor, key_mask: Any = None, attn_mask: Any = None) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != self.d_model:
             shape = x.shape if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"MultiHeadAttention: expected input (batch, time, {self.d_model}), got {shape}")
-        batch, time, width = x.shape
-        heads, d_head = self.n_heads, self.d_head
+        batch, time, _ = x.shape
         mask = self._mask(batch, time, key_mask, attn_mask)
         qkv = self.qkv_proj(x)  # (B, T, 3·d_model): q | k | v
         is_causal = self.causal and mask is None  # otherwise the causal part is already in `mask`
-        if not self.record:
-            if self.last is not None:
-                self.last = None  # a stale record would describe a different input
-            # one op: the heads are views into qkv and come out merged (same numbers as below)
-            merged = attention.packed_attention(qkv, heads, mask=mask, is_causal=is_causal)
-            merged.name = "merged_heads"
-            return self.out_proj(merged)
-        q = qkv[:, :, :width].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
-        k = qkv[:, :, width:2 * width].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
-        v = qkv[:, :, 2 * width:].reshape(batch, time, heads, d_head).transpose(0, 2, 1, 3)
-        q.name, k.name, v.name = "q", "k", "v"  # so graphs and the stepper say which is which
-        head_outputs, weights = attention.scaled_dot_product_attention(
-            q, k, v, mask=mask, is_causal=is_causal, return_weights=True)
-        self.last = AttentionRecord(q, k, v, self._scores(q, k, mask), weights, head_outputs,
-                                    attention.causal_mask(time) if is_causal else mask)
-        head_outputs.name = "head_outputs"
-        merged = head_outputs.transpose(0, 2, 1, 3).reshape(batch, time, width)
+        # one op: each head's q, k, v are cut out of qkv, and the heads come out merged
+        merged = attention.packed_attention(qkv, self.n_heads, mask=mask, is_causal=is_causal)
+        merged.name = "merged_heads"
         return self.out_proj(merged)
 
     def _mask(self, batch: int, time: int, key_mask: Any, attn_mask: Any) -> np.ndarray | None:
@@ -132,14 +88,6 @@ class MultiHeadAttention(Module):
         if mask is not None and self.causal:
             mask = mask & attention.causal_mask(time)
         return mask
-
-    def _scores(self, q: Tensor, k: Tensor, mask: np.ndarray | None) -> np.ndarray:
-        """The pre-softmax scores, for display only (outside the graph)."""
-        scores = np.matmul(q.data, np.swapaxes(k.data, -1, -2)) * (1.0 / math.sqrt(self.d_head))
-        allowed = attention.causal_mask(q.shape[-2]) if self.causal and mask is None else mask
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
-        return scores
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}"

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ..core import no_grad
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .layers import Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleList, as_generator, check_size
 from .multihead import MultiHeadAttention

@@ -4,7 +4,7 @@
 no grad included: constant tensors, numbers written into expressions) and returns a
 `viz.render.Graph`, which shows itself as SVG in Jupyter:
 
-- a box per value: a `Value`'s label, data and grad; a `Tensor`'s name, shape and dtype, its
+- a box per value: a `Value`'s name, data and grad; a `Tensor`'s name, shape and dtype, its
   numbers when it has at most 16, and its gradient once backward has run;
 - a rounded box per op with the op's name; hovering shows its local rule (the op's formula);
 - nodes made inside `scope(...)` blocks (and nn modules) sit in nested, labelled clusters.
@@ -18,13 +18,14 @@ from __future__ import annotations
 import fnmatch
 import html
 import math
+import operator
 from typing import Any, Sequence, Union
 
 import numpy as np
 
 from ..core import Node
 from ..scalar import Value
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .render import DEFAULT_FONT, MONO_FONT, Graph
 
 __all__ = ["draw_graph", "SMALL_TENSOR", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR"]
@@ -84,7 +85,7 @@ def draw_graph(
 
     nodes = _collect(roots)
     position = {id(n): i for i, n in enumerate(nodes)}
-    inputs_of = [[position[id(inp)] for inp in n._inputs] for n in nodes]
+    inputs_of = [[position[id(inp)] for inp in n.inputs] for n in nodes]
     users: list[list[int]] = [[] for _ in nodes]
     for i, inputs in enumerate(inputs_of):
         for j in inputs:
@@ -97,7 +98,7 @@ def draw_graph(
 
     group_names = list(dict.fromkeys(g for g in groups if g is not None))
     group_id = {name: f"s{k}" for k, name in enumerate(group_names)}
-    box_count = len(group_names) + sum(1 + (n._op is not None) for n, g in zip(nodes, groups) if g is None)
+    box_count = len(group_names) + sum(1 + (not n.is_leaf) for n, g in zip(nodes, groups) if g is None)
     if max_nodes is not None and box_count > max_nodes:
         raise ValueError(_too_many_message(box_count, max_nodes, scopes, groups, nodes))
 
@@ -124,7 +125,7 @@ def draw_graph(
             continue
         marked = targets.get(i, False) or reaches[i]
         place(scopes[i], f"v{i}", _value_box(node, scopes[i], show_values, shades, backward_ran, i in root_ids, marked))
-        if node._op is not None:
+        if not node.is_leaf:
             place(scopes[i], f"o{i}", _op_box(node, formulas, reaches[i]))
     for name in group_names:
         contained = group_contents[name]
@@ -158,11 +159,14 @@ def _collect(roots: list[Node]) -> list[Node]:
     seen: dict[int, Node] = {id(r): r for r in roots}
     stack = list(roots)
     while stack:
-        for inp in stack.pop()._inputs:
+        for inp in stack.pop().inputs:
             if id(inp) not in seen:
                 seen[id(inp)] = inp
                 stack.append(inp)
-    return sorted(seen.values(), key=lambda n: n._index)
+    return sorted(seen.values(), key=_creation_id)
+
+
+_creation_id = operator.attrgetter("id")  # creation order is a topological order
 
 
 def _common_scope(paths: list[str]) -> str:
@@ -181,10 +185,10 @@ def _placed_scopes(nodes: list[Node], users: list[list[int]]) -> list[str]:
     Parameters are created in a module's constructor, outside the scope its forward runs in;
     drawing them beside the ops that use them keeps a block's weights inside the block.
     """
-    scopes = [n._scope for n in nodes]
+    scopes = [n.scope for n in nodes]
     for i, node in enumerate(nodes):
-        if node._op is None and not scopes[i] and users[i]:
-            scopes[i] = _common_scope([nodes[u]._scope for u in users[i]])
+        if node.is_leaf and not scopes[i] and users[i]:
+            scopes[i] = _common_scope([nodes[u].scope for u in users[i]])
     return scopes
 
 
@@ -230,9 +234,7 @@ def _collapse_groups(scopes: list[str], collapse: Any) -> list[str | None]:
 
 
 def _name_of(node: Node) -> str:
-    if isinstance(node, Tensor):
-        return node.name or ""
-    return getattr(node, "label", "") or ""
+    return node.name or ""
 
 
 def _highlight_targets(highlight: Highlight, nodes: list[Node], position: dict[int, int]) -> dict[int, bool]:
@@ -272,7 +274,7 @@ def _reaches_target(inputs_of: list[list[int]], targets: dict[int, bool]) -> lis
 def _too_many_message(count: int, limit: int, scopes: list[str], groups: list[str | None], nodes: list[Node]) -> str:
     by_scope: dict[str, int] = {}
     for scope_path, group, node in zip(scopes, groups, nodes):
-        if group is None and scope_path and node._op is not None:
+        if group is None and scope_path and not node.is_leaf:
             top = "/".join(scope_path.split("/")[:2])
             by_scope[top] = by_scope.get(top, 0) + 1
     busiest = sorted(by_scope, key=lambda s: (-by_scope[s], s))[:4]
@@ -381,9 +383,9 @@ def _value_box(
     backward_ran: bool, is_root: bool, marked: bool,
 ) -> dict[str, str]:
     """The box for one value: a Value's label/data/grad in a row, or a Tensor's summary."""
-    # A Value leaf without a label is a number written into an expression: a constant.
-    constant = not node.requires_grad or (isinstance(node, Value) and node._op is None and not node.label)
-    learns = node._op is None and not constant
+    # A leaf that needs no grad is a constant: an input, a mask, a number written into an expression.
+    constant = node.is_leaf and not node.requires_grad
+    learns = node.is_leaf and node.requires_grad
     fill = CONST_FILL if constant else PARAM_FILL if learns else PLAIN_FILL
     grad_color = GRAD_TEXT
     if shades is not None and not constant:
@@ -392,10 +394,10 @@ def _value_box(
     pen = HIGHLIGHT_COLOR if marked else "#333333"
     border = 3 if marked else 2 if is_root else 1
     where = f" in {scope_path}" if scope_path else ""
-    made_by = f"made by {node._op.name}" if node._op is not None else ("a leaf that learns" if learns else "a constant")
+    made_by = f"made by {node.op.name}" if not node.is_leaf else ("a leaf that learns" if learns else "a constant")
     if isinstance(node, Value):
         rows = [_value_row(node, show_values, grad_color)]
-        tooltip = f"{node.label or 'Value'}: {made_by}{where}"
+        tooltip = f"{node.name or 'Value'}: {made_by}{where}"
     elif isinstance(node, Tensor):
         rows = _tensor_rows(node, show_values, backward_ran, grad_color)
         tooltip = f"{node.name or 'Tensor'} {tuple(node.shape)} {node.dtype}: {made_by}{where}"
@@ -412,16 +414,16 @@ def _value_box(
 
 
 def _value_row(value: Value, show_values: bool, grad_color: str) -> str:
-    if value.label:
-        name = f"<B>{_escape(value.label)}</B>"
-    elif value._op is None:
-        name = f'<FONT COLOR="{MUTED_TEXT}">const</FONT>'
+    if value.name:
+        name = f"<B>{_escape(value.name)}</B>"
+    elif value.is_leaf:
+        name = f'<FONT COLOR="{MUTED_TEXT}">{"leaf" if value.requires_grad else "const"}</FONT>'
     else:
         name = ""
     cells = [name] if name else []
     if show_values:
         cells.append(f"data {_number(value.data)}")
-        if value.label or value._op is not None:  # a constant's gradient is of no use to anyone
+        if value.requires_grad:  # a constant receives no gradient, so it shows none
             cells.append(f'<FONT COLOR="{grad_color}">grad {_number(value.grad)}</FONT>')
     elif not cells:
         cells.append("value")
@@ -431,7 +433,7 @@ def _value_row(value: Value, show_values: bool, grad_color: str) -> str:
 def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, grad_color: str) -> list[str]:
     if tensor.name:
         name = f"<B>{_escape(tensor.name)}</B> "
-    elif tensor._op is None:
+    elif tensor.is_leaf:
         name = f"<B>{'leaf' if tensor.requires_grad else 'constant'}</B> "
     else:
         name = ""
@@ -457,10 +459,8 @@ def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, grad_col
 
 
 def _op_box(node: Node, formulas: bool, marked: bool) -> dict[str, str]:
-    op = node._op
+    op = node.op
     label = f"<<B>{_escape(op.name)}</B>"
-    if op.name == "pow" and isinstance(node, Value) and isinstance(node._ctx, float):
-        label += f" ** {node._ctx:g}"  # a Value's exponent is kept by the op, not drawn as an input
     if formulas:
         label += f'<BR/><FONT POINT-SIZE="9">{_escape(op.formula)}</FONT>'
     label += ">"
@@ -480,8 +480,8 @@ def _op_box(node: Node, formulas: bool, marked: bool) -> dict[str, str]:
 
 def _group_box(path: str, contained: list[Node], marked: bool) -> dict[str, str]:
     """One box standing for a folded scope: its name and how much it hides."""
-    ops = sum(n._op is not None for n in contained)
-    learning_leaves = sum(n._op is None and n.requires_grad for n in contained)
+    ops = sum(not n.is_leaf for n in contained)
+    learning_leaves = sum(n.is_leaf and n.requires_grad for n in contained)
     lines = [f"<B>{_escape(path.rpartition('/')[2])}</B>", _small(path)]
     summary = f"{ops} op{'s' if ops != 1 else ''} hidden"
     if learning_leaves:
@@ -542,11 +542,12 @@ def _emit_edges(
     """Input -> op -> output edges; edges touching a folded scope are merged into one per pair."""
     edges: dict[tuple, dict[str, Any]] = {}
     for i, node in enumerate(nodes):
-        if node._op is None:
+        if node.is_leaf:
             continue
+        op_name = node.op.name
         group = groups[i]
         if group is None:
-            edges[(f"o{i}", f"v{i}", "out")] = {"marked": reaches[i], "shapes": [], "tip": f"{node._op.name} output"}
+            edges[(f"o{i}", f"v{i}", "out")] = {"marked": reaches[i], "shapes": [], "tip": f"{op_name} output"}
         for slot, j in enumerate(inputs_of[i]):
             source_group = groups[j]
             if group is not None and group == source_group:
@@ -555,7 +556,7 @@ def _emit_edges(
             dst = group_id[group] if group else f"o{i}"
             marked = reaches[i] and (reaches[j] or j in targets)
             key = (src, dst) if (group or source_group) else (src, dst, slot)
-            entry = edges.setdefault(key, {"marked": False, "shapes": [], "tip": f"input {slot} of {node._op.name}"})
+            entry = edges.setdefault(key, {"marked": False, "shapes": [], "tip": f"input {slot} of {op_name}"})
             entry["marked"] = entry["marked"] or marked
             if (group or source_group) and isinstance(nodes[j], Tensor):
                 shape = str(tuple(nodes[j].shape))

@@ -1,4 +1,4 @@
-"""Speed helpers for the fused ops: shared constants, buffer reuse, and an opt-in malloc switch.
+"""Speed helpers for the kernels: shared constants, buffer reuse, and an opt-in malloc switch.
 
 - `ones(n, dtype)`: a cached, read-only vector of ones. A row or column sum written as a
   matrix product with it runs in BLAS, several times faster than `ndarray.sum` on short axes.
@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ones", "row_dot", "empty", "set_buffer_reuse", "release_buffers", "pooled_bytes", "tune_malloc"]
+__all__ = ["ones", "row_dot", "empty", "add", "copy", "set_buffer_reuse", "release_buffers", "pooled_bytes",
+           "tune_malloc"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,3 +220,20 @@ def tune_malloc(mmap_threshold: int = 32 * 1024 * 1024, trim_threshold: int = 51
     mallopt.restype = ctypes.c_int
     # mallopt returns 1 on success; setting the mmap threshold also stops glibc moving it by itself
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+
+
+# ---- gradient sums and copies (used by Tensor for gradients meeting at a node) ----
+def add(previous: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """previous + grad as a new array; a large one goes into a reused buffer (no page faults)."""
+    if previous.nbytes >= MIN_POOLED_BYTES and previous.shape == grad.shape and previous.dtype == grad.dtype:
+        return np.add(previous, grad, out=empty(previous.shape, previous.dtype))
+    return previous + grad
+
+
+def copy(array: np.ndarray) -> np.ndarray:
+    """A copy of `array`; a large one goes into a reused buffer."""
+    if array.nbytes >= MIN_POOLED_BYTES:
+        out = empty(array.shape, array.dtype)
+        np.copyto(out, array)
+        return out
+    return array.copy()

@@ -1,0 +1,61 @@
+"""Which keys each query may attend to.
+
+A mask is a boolean NumPy array, True where a query may attend to a key (PyTorch's bool
+`attn_mask`), broadcastable to the scores (..., Tq, Tk). `is_causal` adds "query t sees keys
+0..t". Masks never need gradients, so they stay NumPy arrays, and `&`, `|`, `~` combine them.
+A disallowed score becomes -inf before the softmax, so its weight is exactly 0.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensors.tensor import Tensor
+
+__all__ = ["causal_mask", "check_mask", "allowed_keys", "mask_scores"]
+
+
+def causal_mask(T: int, num_keys: int | None = None) -> np.ndarray:
+    """Boolean (T, T) mask, True on and below the diagonal: query t sees keys 0..t.
+
+    With `num_keys` it is (T, num_keys), aligned top-left as PyTorch's `is_causal` (query t
+    sees keys 0..t whatever the number of keys). A NumPy array: masks never need gradients,
+    and `&`, `|`, `~` combine them.
+    """
+    num_keys = T if num_keys is None else num_keys
+    for name, size in (("T", T), ("num_keys", num_keys)):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"causal_mask: {name} must be a non-negative int, got {size!r}")
+    return np.tri(int(T), int(num_keys), dtype=bool)
+
+
+def check_mask(mask: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarray | None:
+    """`mask` as a boolean array that broadcasts to the scores without enlarging them (None: no mask)."""
+    if mask is None:
+        return None
+    allowed = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if allowed.dtype != np.bool_:
+        raise TypeError(f"{where}: mask must be boolean (True where attention is allowed), got dtype "
+                        f"{allowed.dtype}; for a float mask use mask == 0 or a comparison")
+    try:
+        fits = np.broadcast_shapes(allowed.shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{where}: mask of shape {allowed.shape} does not broadcast to the scores' "
+                         f"shape {scores_shape} (..., Tq, Tk)")
+    return allowed
+
+
+def allowed_keys(mask: np.ndarray | None, is_causal: bool, queries: int, keys: int) -> np.ndarray | None:
+    """Where attention is allowed: the mask, "and" the causal mask when `is_causal` (None: everywhere)."""
+    if not is_causal:
+        return mask
+    causal = causal_mask(queries, keys)
+    return causal if mask is None else mask & causal
+
+
+def mask_scores(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """The scores with -inf where attention is not allowed (softmax then gives those keys weight 0)."""
+    return scores if allowed is None else np.where(allowed, scores, -np.inf)

@@ -1,0 +1,18 @@
+"""The tuned versions of the fused ops: the same numbers as the readable reference ops, faster.
+
+Each module holds one family's kernels as plain `forward(ctx, ...)` / `backward(ctx, grad)`
+functions; the module that defines the op (in `ops/`, `functional/`, `attention/`) registers
+them as its kernel, and `ta.use_kernels(False)` switches back to the reference code. This
+layer imports only the graph core and NumPy.
+
+    pool.py        reused buffers, cached ones-vectors, row dot products, the malloc switch
+    elementwise.py binary ops writing large results into reused buffers
+    activations.py gelu (tanh form) built in place
+    loss.py        cross_entropy with BLAS row sums, in place
+    norm.py        layer_norm over 2-D rows, in place
+    linear.py      one GEMM into a reused buffer, bias in place
+    embedding.py   np.take into a reused buffer; backward by sorted runs (reduceat)
+    attention.py   scaled dot-product and packed multi-head attention: keys-first weights,
+                   cached causal bias, softmax without its max pass when safe, head views
+    adam.py        Adam / AdamW in place, all parameters as one long vector (used by optim.py)
+"""

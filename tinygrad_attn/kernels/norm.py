@@ -1,0 +1,74 @@
+"""Layer-norm kernel: every leading axis flattened into rows, so BLAS does the row sums; the
+arithmetic in place in buffers from `pool.empty`.
+
+The same saved names and shapes as the reference (`functional/norm.py`): x_hat (x's shape),
+inv_std (x's shape with a last axis of 1), has_weight, has_bias; both are views of 2-D rows.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import pool
+
+
+def layer_norm_forward(ctx: Any, x: np.ndarray, *weight_and_bias: np.ndarray, eps: float,
+                       has_weight: bool, has_bias: bool) -> np.ndarray:
+    width = x.shape[-1]
+    weight = weight_and_bias[0] if has_weight else None
+    bias = weight_and_bias[-1] if has_bias else None
+    rows = x.reshape(-1, width)  # every leading axis is a row: 2-D, so BLAS does the row sums
+    mean = np.matmul(rows, pool.ones(width, x.dtype))
+    mean *= 1 / width
+    x_hat = np.subtract(rows, mean[:, None], out=pool.empty(rows.shape, rows.dtype))  # scaled in place below
+    variance = pool.row_dot(x_hat, x_hat)  # Σ (x - mean)² without storing the squares
+    variance *= 1 / width  # biased, as in PyTorch
+    variance += eps
+    inv_std = np.reciprocal(np.sqrt(variance, out=variance), out=variance)[:, None]
+    x_hat *= inv_std
+    out = pool.empty(x_hat.shape, x_hat.dtype)  # never x_hat itself: backward needs it unchanged
+    if weight is not None:
+        np.multiply(x_hat, weight, out=out)
+        if bias is not None:
+            out += bias
+    elif bias is not None:
+        np.add(x_hat, bias, out=out)
+    else:
+        np.copyto(out, x_hat)
+    ctx.save(x_hat=x_hat.reshape(x.shape), inv_std=inv_std.reshape(x.shape[:-1] + (1,)),
+             has_weight=has_weight, has_bias=has_bias)
+    return out.reshape(x.shape)
+
+
+def layer_norm_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
+    saved = ctx.saved
+    inputs = ctx.inputs
+    width = saved.x_hat.shape[-1]
+    x_hat = saved.x_hat.reshape(-1, width)  # views: the rows forward computed
+    inv_std = saved.inv_std.reshape(-1, 1)
+    weight = inputs[1] if saved.has_weight else None
+    rows = x_hat.shape[0]
+    grad_rows = upstream_grad.reshape(rows, width)
+    sent = [None]
+    if saved.has_weight:
+        # Σ over rows of g·x̂ in one einsum: no (rows, C) product is stored
+        sent.append(np.einsum("ij,ij->j", grad_rows, x_hat) if weight.requires_grad else None)
+    if saved.has_bias:
+        sent.append(np.matmul(pool.ones(rows, upstream_grad.dtype), grad_rows) if inputs[-1].requires_grad else None)
+    if inputs[0].requires_grad:
+        grad_x = pool.empty(grad_rows.shape, upstream_grad.dtype)  # never in place on the upstream: others may hold it
+        if saved.has_weight:
+            np.multiply(grad_rows, weight.data, out=grad_x)
+        else:
+            np.copyto(grad_x, grad_rows)
+        mean_grad = np.matmul(grad_x, pool.ones(width, upstream_grad.dtype))  # row sums in BLAS
+        mean_grad *= 1 / width
+        mean_grad_x_hat = pool.row_dot(grad_x, x_hat)
+        mean_grad_x_hat *= 1 / width
+        correction = np.multiply(x_hat, mean_grad_x_hat[:, None], out=pool.empty(x_hat.shape, upstream_grad.dtype))
+        correction += mean_grad[:, None]
+        grad_x -= correction
+        grad_x *= inv_std
+        sent[0] = grad_x.reshape(upstream_grad.shape)
+    return tuple(sent)

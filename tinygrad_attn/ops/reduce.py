@@ -1,0 +1,116 @@
+"""Reductions over `axes` (a sorted tuple, checked by the caller), with `keepdims`.
+
+Each backward spreads the upstream gradient back over the axes that were reduced: the gradient
+is reshaped with those axes kept as size 1, then broadcast to the input's shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import define
+from .samples import S, dims
+from .shapes import count, kept_shape
+
+
+def _spread(ctx, upstream_grad):
+    """The upstream gradient with the reduced axes kept (size 1), ready to broadcast back."""
+    (x,) = ctx.inputs
+    return upstream_grad.reshape(kept_shape(x.data.shape, ctx.saved.axes))
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+
+
+# ---- sum: every input element gets the upstream gradient of its output element ----
+def sum_forward(ctx, x, axes, keepdims):
+    ctx.save(axes=axes)
+    return np.sum(x, axis=axes, keepdims=keepdims)
+
+
+def sum_backward(ctx, upstream_grad):
+    (x,) = ctx.inputs
+    return (np.broadcast_to(_spread(ctx, upstream_grad), x.data.shape),)
+
+
+SUM = define("sum", forward=sum_forward, backward=sum_backward, formulas=("d(Σᵢ aᵢ)/daᵢ = 1",))
+SUM.usage("sum", lambda x, **kw: x.sum(**kw),
+          lambda torch, x, axis=None, keepdims=False: torch.sum(x, dim=dims(axis, x.ndim), keepdim=keepdims),
+          S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=-1, keepdims=True), S((2, 3, 4), axis=(0, 2)),
+          S((2, 3, 4), axis=(-1, 0), keepdims=True), S((1, 3), axis=0), S((2, 3), keepdims=True),
+          S((2, 0), axis=1, note="empty axis: sums are 0"), S((2, 0), axis=0), S(()))
+
+
+# ---- mean: the same, divided by how many were averaged ----
+def mean_forward(ctx, x, axes, keepdims):
+    n = count(x.shape, axes)
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape}, axes {axes})")
+    ctx.save(axes=axes, count=n)
+    return np.mean(x, axis=axes, keepdims=keepdims, dtype=_float_dtype(x))
+
+
+def mean_backward(ctx, upstream_grad):
+    (x,) = ctx.inputs
+    return (np.broadcast_to(_spread(ctx, upstream_grad) / ctx.saved.count, x.data.shape),)
+
+
+MEAN = define("mean", forward=mean_forward, backward=mean_backward, formulas=("d(mean a)/daᵢ = 1/N",))
+MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
+           lambda torch, x, axis=None, keepdims=False: torch.mean(x, dim=dims(axis, x.ndim), keepdim=keepdims),
+           S((2, 3)), S((2, 3), axis=0), S((2, 3), axis=-1, keepdims=True), S((2, 3, 4), axis=(0, 2)),
+           S((1, 4), axis=0), S((3, 0), axis=0))
+
+
+# ---- max: the gradient goes to the maximum; tied maxima share it equally ----
+def max_forward(ctx, x, axes, keepdims):
+    if count(x.shape, axes) == 0:
+        raise ValueError(f"max: cannot take the maximum of an empty axis (shape {x.shape}, axes {axes})")
+    kept = np.max(x, axis=axes, keepdims=True)
+    is_max = x == kept
+    ctx.save(axes=axes, share=is_max / np.sum(is_max, axis=axes, keepdims=True, dtype=x.dtype))
+    return kept if keepdims else kept.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def max_backward(ctx, upstream_grad):
+    return (_spread(ctx, upstream_grad) * ctx.saved.share,)
+
+
+MAX = define("max", forward=max_forward, backward=max_backward,
+             formulas=("d(max a)/daᵢ = 1/k if aᵢ is one of the k maxima else 0",),
+             note="tied maxima share the gradient evenly (1/k each), as torch.amax; finite differences "
+                  "cannot check a tie (max is not differentiable there), so tie samples are compared with "
+                  "PyTorch only")
+MAX.usage("max", lambda x, **kw: x.max(**kw),
+          lambda torch, x, axis=None, keepdims=False: torch.amax(x, dim=dims(axis, x.ndim), keepdim=keepdims),
+          S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=-2, keepdims=True), S((2, 3, 4), axis=(0, 2)),
+          S((3, 0), axis=0), S((4, 1), axis=1),
+          S(values=[[[1.0, 3.0, 3.0, 3.0], [2.0, 2.0, -1.0, 0.0]]], axis=1, smooth=False,
+            note="ties: three-way and two-way"),
+          S(values=[[[1.0, 3.0], [3.0, 0.0]]], smooth=False, note="tie across rows, all axes"),
+          S((3, 4), domain="ties", axis=0, smooth=False, note="random ties"), note=MAX.note)
+
+
+# ---- var: Σ(aᵢ - mean)² / (N - correction) ----
+def var_forward(ctx, x, axes, keepdims, correction):
+    n = count(x.shape, axes)
+    if n - correction <= 0:
+        raise ValueError(f"var: {n} element(s) along axes {axes} of shape {x.shape} with "
+                         f"correction={correction} leaves no degrees of freedom")
+    centered = x - np.mean(x, axis=axes, keepdims=True, dtype=_float_dtype(x))
+    ctx.save(axes=axes, centered=centered, dof=n - correction)
+    return np.sum(centered * centered, axis=axes, keepdims=keepdims) / (n - correction)
+
+
+def var_backward(ctx, upstream_grad):
+    saved = ctx.saved
+    return (_spread(ctx, upstream_grad) * saved.centered * (2.0 / saved.dof),)
+
+
+VAR = define("var", forward=var_forward, backward=var_backward,
+             formulas=("d(var a)/daᵢ = 2(aᵢ - mean)/(N - correction)",))
+VAR.usage("var", lambda x, **kw: x.var(**kw),
+          lambda torch, x, axis=None, keepdims=False, correction=1:
+              torch.var(x, dim=dims(axis, x.ndim), correction=correction, keepdim=keepdims),
+          S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=0, keepdims=True), S((2, 3, 4), axis=(0, 2)),
+          S((4, 3), axis=-2, correction=0), S((1, 5), axis=1), S((3, 1), axis=0))

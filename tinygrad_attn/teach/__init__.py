@@ -1,0 +1,8 @@
+"""Teaching material built on the engine: what lessons, notebooks and the CLI share.
+
+    worked_example.py  the three-token attention example, its numbers typed once
+    tasks/             the generated training tasks, one module per family
+                       (base.py, sequences.py: copy/reverse/sort/induction, bank.py)
+
+Nothing here is needed to compute anything: the engine below does not import this layer.
+"""
