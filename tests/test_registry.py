@@ -58,14 +58,14 @@ def test_a_patched_fused_op_bypasses_its_kernel():
     with patched("layer_norm", backward=spy):
         F.layer_norm(x).sum().backward()
     assert calls == [op]  # the reference op ran (and so did the patch), not the kernel
-    assert op.backward is not spy and op.active() is op.kernel
+    assert op.backward is not spy and op.active is op.kernel
 
 
 def test_use_kernels_switches_and_restores():
     assert ta.ops.kernels_enabled()
     with ta.use_kernels(False):
         assert not ta.ops.kernels_enabled()
-        assert get("layer_norm").active() is get("layer_norm")
+        assert get("layer_norm").active is get("layer_norm")
     assert ta.ops.kernels_enabled()
     ta.use_kernels(False)
     try:

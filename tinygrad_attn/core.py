@@ -193,28 +193,20 @@ class Node:
     Subclasses provide `data`, `_finite(x)`, `_accumulate_grad`, `_keep_grad` and `_add_grads`.
     """
 
-    __slots__ = ("_index", "_inputs", "_op", "_saved", "_upstream", "_hooks", "_scope", "_retain",
+    __slots__ = ("_index", "_inputs", "_op", "_saved", "_upstream", "_hooks", "_scope",
                  "requires_grad", "grad", "name", "data", "__weakref__")
+    # `_retain` (keep `.grad` on a non-leaf): a slot of its own where it varies per node (Tensor),
+    # a class attribute where it never does (Value): one slot less on the node made most often
 
     initial_grad: Any = None  # what `.grad` holds before backward reaches the node
+    grad_is_immutable = False  # True for Value: a kept gradient (a float) needs no copy
     retains_grad_by_default = False  # True for Value: every intermediate keeps its gradient
 
-    # ---- the public view ----
-    @property
-    def op(self) -> Any:
-        return self._op
-
-    @property
-    def inputs(self) -> tuple:
-        return self._inputs
-
-    @property
-    def scope(self) -> str:
-        return self._scope
-
-    @property
-    def id(self) -> int:
-        return self._index
+    # ---- the public view (read-only; attrgetter keeps each read a C call, as ops read `inputs` per step) ----
+    op = property(operator.attrgetter("_op"), doc="The op that made this node (None for a leaf).")
+    inputs = property(operator.attrgetter("_inputs"), doc="The nodes this one was computed from, in order.")
+    scope = property(operator.attrgetter("_scope"), doc="The scope path the node was made in.")
+    id = property(operator.attrgetter("_index"), doc="Creation order: stable for a graph, and a topological order.")
 
     @property
     def saved(self) -> SimpleNamespace:
@@ -291,6 +283,7 @@ def node_constructor(cls: type) -> Callable[..., Node]:
     """
     initial_grad = cls.initial_grad
     retain = cls.retains_grad_by_default
+    retain_per_node = "_retain" in getattr(cls, "__slots__", ())
     state = _state
     next_index = _next_index
     new = _new_object
@@ -298,11 +291,13 @@ def node_constructor(cls: type) -> Callable[..., Node]:
     def construct(data: Any, op: Any, inputs: tuple, requires_grad: bool = False, name: str | None = None,
                   node: Node | None = None) -> Node:
         if op is not None:
-            if state.grad_enabled:
-                for inp in inputs:
-                    if inp.requires_grad:
-                        requires_grad = True
-                        break
+            if state.grad_enabled:  # every op has at least one input
+                requires_grad = inputs[0].requires_grad or inputs[-1].requires_grad  # one or two: no loop
+                if not requires_grad and len(inputs) > 2:
+                    for inp in inputs:
+                        if inp.requires_grad:
+                            requires_grad = True
+                            break
             if not requires_grad:
                 op, inputs = None, ()
         if node is None:
@@ -311,7 +306,8 @@ def node_constructor(cls: type) -> Callable[..., Node]:
         node.grad = initial_grad
         node.requires_grad = requires_grad
         node.name = name
-        node._retain = retain
+        if retain_per_node:
+            node._retain = retain
         node._inputs = inputs
         node._op = op
         node._saved = None
@@ -412,7 +408,10 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
                 sent = ()
             else:
                 if node._retain:
-                    node._keep_grad(grad)
+                    if node.grad_is_immutable:
+                        node.grad = grad  # a float: nothing can change it later, so no copy
+                    else:
+                        node._keep_grad(grad)
                 if node._saved is freed:
                     raise RuntimeError(
                         f"backward: the graph through '{op.name}' was already freed by an earlier "
@@ -432,8 +431,9 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
             step.node = node
             step.grad = grad
             step.sent = sent
-            for observer in step_observers:
-                observer(step)
+            if step_observers:
+                for observer in step_observers:
+                    observer(step)
             yield step
             index += 1
         finished = True

@@ -24,6 +24,8 @@ class Value(Node):
 
     __slots__ = ()
     initial_grad = 0.0
+    grad_is_immutable = True
+    _retain = True  # the same for every Value, so a class attribute (Tensor keeps a slot)
     retains_grad_by_default = True  # intermediate Values keep their gradient so learners can read it
 
     def __init__(self, data: Number, name: str = "", *, label: str | None = None, requires_grad: bool = True):
@@ -96,17 +98,27 @@ _construct = node_constructor(Value)
 
 def _binary(op: Op, name: str) -> Any:
     """The operator method for a two-input op: a number on either side becomes a constant."""
-    reflected = name.startswith("__r")  # __rmul__: the Value is the right operand
+    state = _state  # read for every node made: a closure variable is the cheapest lookup
 
-    def method(self: Value, other: "Value | Number") -> Value:
-        other = other if isinstance(other, Value) else _constant(other, op.name)
-        a, b = (other, self) if reflected else (self, other)
-        out = _construct(None, op, (a, b))
-        out.data = op.forward(out, a.data, b.data)
-        if _state.watching:
-            node_made(out, op)
-        return out
+    if name.startswith("__r"):  # __rmul__: the Value is the right operand
+        def method(self: Value, other: Number) -> Value:
+            other = _constant(other, op.name)
+            out = _construct(None, op, (other, self))
+            out.data = op.forward(out, other.data, self.data)
+            if state.watching:
+                node_made(out, op)
+            return out
+    else:
+        def method(self: Value, other: "Value | Number") -> Value:
+            if not isinstance(other, Value):
+                other = _constant(other, op.name)
+            out = _construct(None, op, (self, other))
+            out.data = op.forward(out, self.data, other.data)
+            if state.watching:
+                node_made(out, op)
+            return out
 
+    method.__name__ = name
     method.__doc__ = f"{op.name}: {op.formula}"
     return method
 

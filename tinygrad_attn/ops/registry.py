@@ -43,6 +43,12 @@ class _KernelSwitch:
 _switch = _KernelSwitch()
 
 
+def _refresh_active() -> None:
+    """Point every op's `active` at what runs now (read once per op call, so kept precomputed)."""
+    for op in _REGISTRY.values():
+        op.active = op.kernel if op.kernel is not None and _switch.enabled and not op._patched else op
+
+
 class use_kernels:
     """`ta.use_kernels(False)` runs the readable reference ops instead of the tuned kernels;
     `with ta.use_kernels(False): ...` does so for a block. Both give the same numbers."""
@@ -52,12 +58,14 @@ class use_kernels:
             raise TypeError(f"use_kernels: expected True or False, got {enabled!r}")
         self._previous = _switch.enabled
         _switch.enabled = enabled
+        _refresh_active()
 
     def __enter__(self) -> "use_kernels":
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         _switch.enabled = self._previous
+        _refresh_active()
 
 
 def kernels_enabled() -> bool:
@@ -68,7 +76,7 @@ class Op:
     """One operation: name, forward, backward, a formula per input, and how users call it."""
 
     __slots__ = ("name", "engine", "forward", "backward", "rule", "formulas", "unbroadcast",
-                 "kernel", "reference_op", "usages", "note", "methods", "_patched")
+                 "kernel", "reference_op", "usages", "note", "methods", "active", "_patched")
 
     def __init__(self, name: str, forward: Forward, backward: Backward, formulas: Sequence[str],
                  engine: str = "tensor", unbroadcast: bool = False, note: str = "",
@@ -86,6 +94,7 @@ class Op:
         self.note = note
         self.methods = tuple(methods)
         self._patched = False
+        self.active: Op = self  # the op to run now: its kernel while kernels are on (see use_kernels)
 
     @property
     def formula(self) -> str:
@@ -95,13 +104,6 @@ class Op:
     @property
     def is_kernel(self) -> bool:
         return self.reference_op is not None
-
-    def active(self) -> "Op":
-        """The op to run now: the kernel while kernels are on (and nothing is patched), else this."""
-        kernel = self.kernel
-        if kernel is not None and _switch.enabled and not self._patched:
-            return kernel
-        return self
 
     def usage(self, api: str, call: Callable[..., Any], reference: Callable[..., Any], *samples: Any,
               note: str = "", variant: str = "") -> "Op":
@@ -122,14 +124,23 @@ def _unbroadcasting(rule: Backward) -> Backward:
     def backward(ctx: Any, upstream_grad: Any) -> tuple:
         grads = rule(ctx, upstream_grad)
         inputs = ctx._inputs
-        if len(inputs) == 1:
-            x = inputs[0]
-            return (sum_to_shape(grads[0], x.data) if x.requires_grad else None,)
-        return tuple(None if g is None or not x.requires_grad else sum_to_shape(g, x.data)
-                     for g, x in zip(grads, inputs))
+        if len(inputs) == 2:  # the common case, written out: a generator costs more than the sums
+            (grad_a, grad_b), (a, b) = grads, inputs
+            return (_summed(grad_a, a), _summed(grad_b, b))
+        return tuple(_summed(g, x) for g, x in zip(grads, inputs))
 
     backward.__wrapped__ = rule  # type: ignore[attr-defined]
     return backward
+
+
+def _summed(grad: Any, x: Any) -> Any:
+    """`grad` summed to the shape of input `x`, or None where x needs no gradient."""
+    if grad is None or not x.requires_grad:
+        return None
+    data = x.data
+    if grad.shape == data.shape and grad.dtype == data.dtype:
+        return grad  # nothing was broadcast (the common case): no call
+    return sum_to_shape(grad, data)
 
 
 _REGISTRY: dict[tuple[str, str], Op] = {}
@@ -153,6 +164,7 @@ def define(name: str, *, forward: Forward, backward: Backward, formulas: Sequenc
         twin.reference_op = op
         op.kernel = twin
     _REGISTRY[(engine, name)] = op
+    _refresh_active()
     return op
 
 
@@ -183,6 +195,8 @@ def patched(name: str, *, forward: Forward | None = None, backward: Backward | N
             op.rule = backward
             op.backward = _unbroadcasting(backward) if op.unbroadcast else backward
         op._patched = True
+        _refresh_active()
         yield op
     finally:
         op.forward, op.backward, op.rule, op._patched = saved
+        _refresh_active()

@@ -52,7 +52,7 @@ class Tensor(Node):
     before), `.requires_grad`, `.name`.
     """
 
-    __slots__ = ()
+    __slots__ = ("_retain",)  # retain_grad() switches it per tensor
     __hash__ = object.__hash__  # == is elementwise, so identity hashing must be explicit
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected method
 
@@ -194,9 +194,9 @@ def apply(op: Op, inputs: tuple, *args: Any, **params: Any) -> Tensor:
     """Run registry op `op` on tensors: a new node, filled by the op's forward on the inputs' arrays.
 
     Extra positional and keyword arguments go to forward as they are (axes, a mask, a value).
-    While kernels are on, a fused op runs its tuned kernel (`Op.active`).
+    While kernels are on, a fused op runs its tuned kernel (`op.active`).
     """
-    op = op.active() if op.kernel is not None else op
+    op = op.active
     out = _construct(None, op, inputs)
     out.data = op.forward(out, *[x.data for x in inputs], *args, **params)
     if _state.watching:
@@ -206,6 +206,7 @@ def apply(op: Op, inputs: tuple, *args: Any, **params: Any) -> Tensor:
 
 def apply_unary(op: Op, x: Tensor) -> Tensor:
     """`apply` for one input and no parameters (the common case, kept short)."""
+    op = op.active
     out = _construct(None, op, (x,))
     out.data = op.forward(out, x.data)
     if _state.watching:
@@ -215,8 +216,7 @@ def apply_unary(op: Op, x: Tensor) -> Tensor:
 
 def apply_binary(op: Op, a: Tensor, b: Tensor) -> Tensor:
     """`apply` for two tensors, with NumPy's broadcasting error in the op's words."""
-    if op.kernel is not None:
-        op = op.active()
+    op = op.active
     out = _construct(None, op, (a, b))
     try:
         out.data = op.forward(out, a.data, b.data)
