@@ -24,7 +24,8 @@ def add_backward(ctx, upstream_grad):
     return upstream_grad, upstream_grad
 
 
-ADD = define("add", methods=("__add__", "__radd__"), forward=add_forward, backward=add_backward, unbroadcast=True,
+ADD = define("add", methods=("__add__", "__radd__"),
+             forward=add_forward, backward=add_backward, unbroadcast=True,
              formulas=("d(a+b)/da = 1", "d(a+b)/db = 1"), kernel=(pooled(np.add), add_backward))
 ADD.usage("__add__", lambda a, b: a + b, lambda torch, a, b: a + b,
           S((2, 3), (2, 3)), S((2, 3), (3,)), S((4, 1), (1, 5)), S((2, 1, 3), (4, 1)), S((), (2,)),
@@ -43,7 +44,8 @@ def sub_backward(ctx, upstream_grad):
     return upstream_grad, -upstream_grad if b_needs_grad else None
 
 
-SUB = define("sub", methods=("__sub__", "__rsub__"), forward=sub_forward, backward=sub_backward, unbroadcast=True,
+SUB = define("sub", methods=("__sub__", "__rsub__"),
+             forward=sub_forward, backward=sub_backward, unbroadcast=True,
              formulas=("d(a-b)/da = 1", "d(a-b)/db = -1"), kernel=(pooled(np.subtract), sub_backward))
 SUB.usage("__sub__", lambda a, b: a - b, lambda torch, a, b: a - b,
           S((2, 3), (2, 3)), S((3,), (2, 3)), S((4, 1), (1, 5)), S((2, 0), (1, 1)))
@@ -63,7 +65,8 @@ def mul_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-MUL = define("mul", methods=("__mul__", "__rmul__"), forward=mul_forward, backward=mul_backward, unbroadcast=True,
+MUL = define("mul", methods=("__mul__", "__rmul__"),
+             forward=mul_forward, backward=mul_backward, unbroadcast=True,
              formulas=("d(a*b)/da = b", "d(a*b)/db = a"), kernel=(pooled(np.multiply), mul_backward))
 MUL.usage("__mul__", lambda a, b: a * b, lambda torch, a, b: a * b,
           S((2, 3), (2, 3)), S((2, 3), (3,)), S((4, 1), (1, 5)), S((2, 1, 3), (4, 1)), S((), (2, 3)),
@@ -88,7 +91,8 @@ def div_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-DIV = define("div", methods=("__truediv__", "__rtruediv__"), forward=div_forward, backward=div_backward, unbroadcast=True,
+DIV = define("div", methods=("__truediv__", "__rtruediv__"),
+             forward=div_forward, backward=div_backward, unbroadcast=True,
              formulas=("d(a/b)/da = 1/b", "d(a/b)/db = -a/b²"))
 _NONZERO = ("real", "nonzero")
 DIV.usage("__truediv__", lambda a, b: a / b, lambda torch, a, b: a / b,
@@ -125,7 +129,8 @@ def _pow_base_slope(base, exponent):
     return exponent * np.power(base, exponent - 1)
 
 
-POW = define("pow", methods=("__pow__", "__rpow__"), forward=pow_forward, backward=pow_backward, unbroadcast=True,
+POW = define("pow", methods=("__pow__", "__rpow__"),
+             forward=pow_forward, backward=pow_backward, unbroadcast=True,
              formulas=("d(aᵇ)/da = b·aᵇ⁻¹", "d(aᵇ)/db = aᵇ·ln a"),
              note="a negative base needs an integer exponent; a⁰ has gradient 0, also at a = 0")
 POW.usage("__pow__", lambda a, b=None, exponent=None: a ** (b if b is not None else exponent),
@@ -146,7 +151,8 @@ def neg_backward(ctx, upstream_grad):
     return (-upstream_grad,)
 
 
-NEG = define("neg", methods=("__neg__",), forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
+NEG = define("neg", methods=("__neg__",),
+             forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
 NEG.usage("__neg__", lambda a: -a, lambda torch, a: -a, S((2, 3)), S(()), S((0, 2)))
 
 
@@ -154,7 +160,8 @@ def exp_backward(ctx, upstream_grad):
     return (upstream_grad * ctx.data,)  # the result is its own derivative
 
 
-EXP = define("exp", methods=("exp",), forward=lambda ctx, a: np.exp(a), backward=exp_backward, formulas=("d(eᵃ)/da = eᵃ",))
+EXP = define("exp", methods=("exp",),
+             forward=lambda ctx, a: np.exp(a), backward=exp_backward, formulas=("d(eᵃ)/da = eᵃ",))
 EXP.usage("exp", lambda x: x.exp(), lambda torch, x: x.exp(), S((2, 3)), S(()), S((2, 0)))
 
 
@@ -171,7 +178,8 @@ def log_backward(ctx, upstream_grad):
     return (upstream_grad / a.data,)
 
 
-LOG = define("log", methods=("log",), forward=log_forward, backward=log_backward, formulas=("d(ln a)/da = 1/a",))
+LOG = define("log", methods=("log",),
+             forward=log_forward, backward=log_backward, formulas=("d(ln a)/da = 1/a",))
 LOG.usage("log", lambda x: x.log(), lambda torch, x: x.log(),
           S((2, 3), domain="positive"), S((), domain="positive"), S((0, 3), domain="positive"))
 
@@ -186,7 +194,8 @@ def sqrt_backward(ctx, upstream_grad):
     return (upstream_grad / (2.0 * ctx.data),)
 
 
-SQRT = define("sqrt", methods=("sqrt",), forward=sqrt_forward, backward=sqrt_backward, formulas=("d(√a)/da = 1/(2√a)",))
+SQRT = define("sqrt", methods=("sqrt",),
+              forward=sqrt_forward, backward=sqrt_backward, formulas=("d(√a)/da = 1/(2√a)",))
 SQRT.usage("sqrt", lambda x: x.sqrt(), lambda torch, x: x.sqrt(),
            S((2, 3), domain="positive"), S((4,), domain="positive"), S((2, 0), domain="positive"))
 

@@ -41,7 +41,8 @@ def matmul_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-MATMUL = define("matmul", methods=("__matmul__", "__rmatmul__"), forward=matmul_forward, backward=matmul_backward,
+MATMUL = define("matmul", methods=("__matmul__", "__rmatmul__"),
+                forward=matmul_forward, backward=matmul_backward,
                 formulas=("d(A@B)/dA = G @ Bᵀ", "d(A@B)/dB = Aᵀ @ G"),
                 note="1-D operands act as a row (left) or a column (right), as in NumPy; batch dims broadcast")
 MATMUL.usage("__matmul__", lambda a, b: a @ b, lambda torch, a, b: a @ b,

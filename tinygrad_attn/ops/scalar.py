@@ -22,7 +22,8 @@ def add_backward(ctx, upstream_grad):
     return upstream_grad, upstream_grad
 
 
-ADD = define("add", methods=("__add__", "__radd__"), engine="scalar", forward=lambda ctx, a, b: a + b, backward=add_backward,
+ADD = define("add", methods=("__add__", "__radd__"),
+             engine="scalar", forward=lambda ctx, a, b: a + b, backward=add_backward,
              formulas=("d(a+b)/da = 1", "d(a+b)/db = 1"))
 
 
@@ -30,7 +31,8 @@ def sub_backward(ctx, upstream_grad):
     return upstream_grad, -upstream_grad
 
 
-SUB = define("sub", methods=("__sub__", "__rsub__"), engine="scalar", forward=lambda ctx, a, b: a - b, backward=sub_backward,
+SUB = define("sub", methods=("__sub__", "__rsub__"),
+             engine="scalar", forward=lambda ctx, a, b: a - b, backward=sub_backward,
              formulas=("d(a-b)/da = 1", "d(a-b)/db = -1"))
 
 
@@ -39,7 +41,8 @@ def mul_backward(ctx, upstream_grad):
     return upstream_grad * b.data, upstream_grad * a.data
 
 
-MUL = define("mul", methods=("__mul__", "__rmul__"), engine="scalar", forward=lambda ctx, a, b: a * b, backward=mul_backward,
+MUL = define("mul", methods=("__mul__", "__rmul__"),
+             engine="scalar", forward=lambda ctx, a, b: a * b, backward=mul_backward,
              formulas=("d(a*b)/da = b", "d(a*b)/db = a"))
 
 
@@ -54,7 +57,8 @@ def div_backward(ctx, upstream_grad):
     return upstream_grad / b, -upstream_grad * ctx.data / b  # -a/b² = -(a/b)/b
 
 
-DIV = define("div", methods=("__truediv__", "__rtruediv__"), engine="scalar", forward=div_forward, backward=div_backward,
+DIV = define("div", methods=("__truediv__", "__rtruediv__"),
+             engine="scalar", forward=div_forward, backward=div_backward,
              formulas=("d(a/b)/da = 1/b", "d(a/b)/db = -a/b²"))
 
 
@@ -62,7 +66,8 @@ def neg_backward(ctx, upstream_grad):
     return (-upstream_grad,)
 
 
-NEG = define("neg", methods=("__neg__",), engine="scalar", forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
+NEG = define("neg", methods=("__neg__",),
+             engine="scalar", forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
 
 
 def pow_forward(ctx, base, exponent):
@@ -83,7 +88,8 @@ def pow_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-POW = define("pow", methods=("__pow__", "__rpow__"), engine="scalar", forward=pow_forward, backward=pow_backward,
+POW = define("pow", methods=("__pow__", "__rpow__"),
+             engine="scalar", forward=pow_forward, backward=pow_backward,
              formulas=("d(aᵇ)/da = b·aᵇ⁻¹", "d(aᵇ)/db = aᵇ·ln a"))
 
 
@@ -98,7 +104,8 @@ def exp_backward(ctx, upstream_grad):
     return (upstream_grad * ctx.data,)  # the result is its own derivative
 
 
-EXP = define("exp", methods=("exp",), engine="scalar", forward=exp_forward, backward=exp_backward, formulas=("d(eᵃ)/da = eᵃ",))
+EXP = define("exp", methods=("exp",),
+             engine="scalar", forward=exp_forward, backward=exp_backward, formulas=("d(eᵃ)/da = eᵃ",))
 
 
 def log_forward(ctx, a):
@@ -111,14 +118,16 @@ def log_backward(ctx, upstream_grad):
     return (upstream_grad / ctx.inputs[0].data,)
 
 
-LOG = define("log", methods=("log",), engine="scalar", forward=log_forward, backward=log_backward, formulas=("d(ln a)/da = 1/a",))
+LOG = define("log", methods=("log",),
+             engine="scalar", forward=log_forward, backward=log_backward, formulas=("d(ln a)/da = 1/a",))
 
 
 def tanh_backward(ctx, upstream_grad):
     return (upstream_grad * (1.0 - ctx.data * ctx.data),)
 
 
-TANH = define("tanh", methods=("tanh",), engine="scalar", forward=lambda ctx, a: math.tanh(a), backward=tanh_backward,
+TANH = define("tanh", methods=("tanh",),
+              engine="scalar", forward=lambda ctx, a: math.tanh(a), backward=tanh_backward,
               formulas=("d(tanh a)/da = 1 - tanh²a",))
 
 
@@ -126,7 +135,8 @@ def relu_backward(ctx, upstream_grad):
     return (upstream_grad if ctx.data > 0.0 else 0.0,)
 
 
-RELU = define("relu", methods=("relu",), engine="scalar", forward=lambda ctx, a: a if a > 0.0 else 0.0, backward=relu_backward,
+RELU = define("relu", methods=("relu",),
+              engine="scalar", forward=lambda ctx, a: a if a > 0.0 else 0.0, backward=relu_backward,
               formulas=("d(relu a)/da = 1 if a > 0 else 0",))
 
 
@@ -141,7 +151,8 @@ def sigmoid_backward(ctx, upstream_grad):
     return (upstream_grad * ctx.data * (1.0 - ctx.data),)
 
 
-SIGMOID = define("sigmoid", methods=("sigmoid",), engine="scalar", forward=sigmoid_forward, backward=sigmoid_backward,
+SIGMOID = define("sigmoid", methods=("sigmoid",),
+                 engine="scalar", forward=sigmoid_forward, backward=sigmoid_backward,
                  formulas=("d(σ(a))/da = σ(a)·(1 - σ(a))",))
 
 OPS = {op.name: op for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, TANH, RELU, SIGMOID)}
