@@ -13,6 +13,7 @@ they cost one attribute check when nobody listens, and they never change what is
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import operator
 from types import SimpleNamespace
@@ -57,8 +58,6 @@ class _GradMode:
         _state.grad_enabled = self._previous.pop()
 
     def __call__(self, function: Callable) -> Callable:
-        import functools
-
         @functools.wraps(function)
         def run_in_mode(*args: Any, **kwargs: Any) -> Any:
             with type(self)(self.enabled):

@@ -100,6 +100,7 @@ def _binary(op: Op, name: str) -> Any:
     """The operator method for a two-input op: a number on either side becomes a constant."""
     state = _state  # read for every node made: a closure variable is the cheapest lookup
 
+    # two bodies rather than one with a branch: this runs for every node of a scalar graph
     if name.startswith("__r"):  # __rmul__: the Value is the right operand
         def method(self: Value, other: Number) -> Value:
             other = _constant(other, op.name)

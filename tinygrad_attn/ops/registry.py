@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, Iterator, Sequence
 
+from .samples import add_usage
 from .shapes import sum_to_shape
 
 __all__ = ["Op", "define", "get", "all_ops", "patched", "use_kernels", "kernels_enabled"]
@@ -108,8 +109,6 @@ class Op:
     def usage(self, api: str, call: Callable[..., Any], reference: Callable[..., Any], *samples: Any,
               note: str = "", variant: str = "") -> "Op":
         """Add a way users call this op, with samples and PyTorch's version (see samples.py)."""
-        from .samples import add_usage  # samples are data about ops; imported only when declared
-
         add_usage(self, api, call, reference, samples, note, variant)
         return self
 

@@ -19,43 +19,9 @@ live in ``base.py``.
 
 from __future__ import annotations
 
-from .bank import (
-    BANK_VOCAB,
-    MONEY_CUES,
-    PAD,
-    PAD_ID,
-    RIVER_CUES,
-    SEED_SENTENCE,
-    SENSES,
-    BankTask,
-    bank_task_from_sentences,
-    decode,
-    encode,
-    label_banks,
-    make_bank_task,
-)
-from .base import IGNORE_INDEX, sequence_accuracy, token_accuracy
-from .sequences import SEPARATOR, TASK_NAMES, SequenceTask, make_sequence_task
+from . import bank, base, sequences
+from .bank import *  # noqa: F401,F403  (each family module lists its public names)
+from .base import *  # noqa: F401,F403
+from .sequences import *  # noqa: F401,F403
 
-__all__ = [
-    "IGNORE_INDEX",
-    "TASK_NAMES",
-    "SEPARATOR",
-    "SequenceTask",
-    "make_sequence_task",
-    "token_accuracy",
-    "sequence_accuracy",
-    "SENSES",
-    "MONEY_CUES",
-    "RIVER_CUES",
-    "BANK_VOCAB",
-    "PAD",
-    "PAD_ID",
-    "SEED_SENTENCE",
-    "BankTask",
-    "encode",
-    "decode",
-    "label_banks",
-    "bank_task_from_sentences",
-    "make_bank_task",
-]
+__all__ = base.__all__ + sequences.__all__ + bank.__all__
