@@ -376,17 +376,20 @@ def topological_order(root: Node) -> list[Node]:
 _creation_index = operator.attrgetter("_index")
 
 
-def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterator[Step]:
+def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool, _steps: bool = True) -> Iterator[Step]:
     """Backpropagate from `root`, yielding one `Step` per node in the order they are visited.
 
     Gradients arriving at a node from several users are summed before the node is visited.
     Leaves accumulate into `.grad`; a non-leaf stores its gradient only if it retains grad.
-    Without `retain_graph` each op's saved values are released once used.
+    Without `retain_graph` each op's saved values are released once used. With `_steps`
+    False (what `backward()` asks for) the same loop runs without packaging each visit as a
+    `Step`, unless an observer listens.
     """
     order = topological_order(root)
     root._upstream = upstream_grad
     anomaly = _state.anomaly
     step_observers = tuple(_step_observers)
+    make_steps = _steps or bool(step_observers)
     freed = _FREED
     index = 0
     finished = False
@@ -425,15 +428,16 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
                         inp._upstream = g if previous is None else inp._add_grads(previous, g)
                 if not retain_graph:
                     node._saved = freed
-            step = Step()  # filled slot by slot: cheaper than calling an __init__ once per node
-            step.index = index
-            step.node = node
-            step.grad = grad
-            step.sent = sent
-            if step_observers:
-                for observer in step_observers:
-                    observer(step)
-            yield step
+            if make_steps:
+                step = Step()  # filled slot by slot: cheaper than calling an __init__ once per node
+                step.index = index
+                step.node = node
+                step.grad = grad
+                step.sent = sent
+                if step_observers:
+                    for observer in step_observers:
+                        observer(step)
+                yield step
             index += 1
         finished = True
     finally:
@@ -443,8 +447,9 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool) -> Iterat
 
 
 def backward(root: Node, upstream_grad: Any, retain_graph: bool) -> None:
-    """Run `backward_steps` to the end: the whole of backward is that loop."""
-    for _ in backward_steps(root, upstream_grad, retain_graph):
+    """Run `backward_steps` to the end: the whole of backward is that loop (no `Step` objects
+    are made for it when nobody reads them)."""
+    for _ in backward_steps(root, upstream_grad, retain_graph, _steps=False):
         pass
 
 

@@ -98,22 +98,23 @@ _construct = node_constructor(Value)
 
 def _binary(op: Op, name: str) -> Any:
     """The operator method for a two-input op: a number on either side becomes a constant."""
-    state = _state  # read for every node made: a closure variable is the cheapest lookup
+    state = _state  # read for every node made: closure variables are the cheapest lookups
+    construct = _construct
 
     # two bodies rather than one with a branch: this runs for every node of a scalar graph
     if name.startswith("__r"):  # __rmul__: the Value is the right operand
         def method(self: Value, other: Number) -> Value:
             other = _constant(other, op.name)
-            out = _construct(None, op, (other, self))
+            out = construct(None, op, (other, self))
             out.data = op.forward(out, other.data, self.data)
             if state.watching:
                 node_made(out, op)
             return out
     else:
         def method(self: Value, other: "Value | Number") -> Value:
-            if not isinstance(other, Value):
+            if type(other) is not Value and not isinstance(other, Value):  # the type test is cheaper
                 other = _constant(other, op.name)
-            out = _construct(None, op, (self, other))
+            out = construct(None, op, (self, other))
             out.data = op.forward(out, self.data, other.data)
             if state.watching:
                 node_made(out, op)
@@ -125,10 +126,12 @@ def _binary(op: Op, name: str) -> Any:
 
 
 def _unary(op: Op, name: str) -> Any:
+    state, construct = _state, _construct
+
     def method(self: Value) -> Value:
-        out = _construct(None, op, (self,))
+        out = construct(None, op, (self,))
         out.data = op.forward(out, self.data)
-        if _state.watching:
+        if state.watching:
             node_made(out, op)
         return out
 
