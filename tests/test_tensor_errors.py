@@ -229,9 +229,7 @@ def test_zero_over_zero_is_refused():
 def test_pow_refuses_what_has_no_real_value():
     with raises(ValueError, "pow", "negative base"):
         Tensor([-8.0]) ** (1 / 3)
-    with raises(ValueError, "pow", "negative power"):
-        Tensor([0.0, 1.0]) ** -1.0
-    with raises(ValueError, "pow", "positive base"):
+    with raises(ValueError, "pow", "base >= 0"):
         Tensor([-2.0], requires_grad=True) ** Tensor([2.0], requires_grad=True)
 
 

@@ -73,11 +73,13 @@ def test_numbers_take_the_tensors_dtype(number, dtype):
         assert result.dtype == dtype
 
 
-def test_integer_tensors_follow_numpy_promotion():
+def test_integer_tensors_follow_pytorch_promotion():
     ints = Tensor([1, 2])
     assert (ints + 2).dtype == np.int64
-    assert (ints * 2.5).dtype == np.float64  # NumPy: int64 with a float gives float64
-    assert (ints + Tensor([1.0, 2.0])).dtype == np.float64
+    assert (ints * 2.5).dtype == np.float32  # PyTorch: the default float dtype (NumPy would give float64)
+    assert (ints + Tensor([1.0, 2.0])).dtype == np.float32  # the float tensor's dtype
+    assert (ints + Tensor([1.0, 2.0], dtype=np.float64)).dtype == np.float64
+    assert (ints / ints).dtype == np.float32  # true division of integers gives floats
 
 
 # ---- gradients: shapes, broadcasting, aliasing ----

@@ -2,7 +2,7 @@
 from .core import detect_anomaly, enable_grad, is_grad_enabled, no_grad, observe, scope
 from .ops.registry import use_kernels
 from .scalar import Value
-from .tensors import Tensor, concatenate, manual_seed, ones, randn, stack, where, zeros
+from .tensors import Tensor, cat, concatenate, manual_seed, ones, randn, stack, where, zeros
 from .tensors.creation import tensor
 from . import attention, functional  # noqa: E402  (after Tensor: they build on it)
 from . import nn, optim  # noqa: E402  (nn builds on functional and attention)

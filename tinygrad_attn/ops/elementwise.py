@@ -24,7 +24,7 @@ def add_backward(ctx, upstream_grad):
     return upstream_grad, upstream_grad
 
 
-ADD = define("add", methods=("__add__", "__radd__"),
+ADD = define("add", methods=("__add__", "__radd__", "add"),
              forward=add_forward, backward=add_backward, unbroadcast=True,
              formulas=("d(a+b)/da = 1", "d(a+b)/db = 1"), kernel=(pooled(np.add), add_backward))
 ADD.usage("__add__", lambda a, b: a + b, lambda torch, a, b: a + b,
@@ -44,7 +44,7 @@ def sub_backward(ctx, upstream_grad):
     return upstream_grad, -upstream_grad if b_needs_grad else None
 
 
-SUB = define("sub", methods=("__sub__", "__rsub__"),
+SUB = define("sub", methods=("__sub__", "__rsub__", "sub"),
              forward=sub_forward, backward=sub_backward, unbroadcast=True,
              formulas=("d(a-b)/da = 1", "d(a-b)/db = -1"), kernel=(pooled(np.subtract), sub_backward))
 SUB.usage("__sub__", lambda a, b: a - b, lambda torch, a, b: a - b,
@@ -65,7 +65,7 @@ def mul_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-MUL = define("mul", methods=("__mul__", "__rmul__"),
+MUL = define("mul", methods=("__mul__", "__rmul__", "mul"),
              forward=mul_forward, backward=mul_backward, unbroadcast=True,
              formulas=("d(a*b)/da = b", "d(a*b)/db = a"), kernel=(pooled(np.multiply), mul_backward))
 MUL.usage("__mul__", lambda a, b: a * b, lambda torch, a, b: a * b,
@@ -91,7 +91,7 @@ def div_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-DIV = define("div", methods=("__truediv__", "__rtruediv__"),
+DIV = define("div", methods=("__truediv__", "__rtruediv__", "div"),
              forward=div_forward, backward=div_backward, unbroadcast=True,
              formulas=("d(a/b)/da = 1/b", "d(a/b)/db = -a/b²"))
 _NONZERO = ("real", "nonzero")
@@ -108,17 +108,17 @@ def pow_forward(ctx, base, exponent):
         raise ValueError(f"pow: a negative base to a non-integer power is not a real number "
                          f"(shapes {base.shape} ** {exponent.shape})")
     exponent_learns = bool(ctx.inputs) and ctx.inputs[1].requires_grad  # inputs are () when no graph is kept
-    if exponent_learns and (base <= 0).any():
-        raise ValueError("pow: the gradient with respect to the exponent needs a positive base (it uses ln base)")
-    if (base == 0).any() and (exponent < 0).any():
-        raise ValueError("pow: 0 to a negative power is undefined")
-    return np.power(base, exponent)
+    if exponent_learns and (base < 0).any():
+        raise ValueError("pow: the gradient with respect to the exponent needs a base >= 0 (it uses ln base)")
+    with np.errstate(divide="ignore"):  # 0 to a negative power is inf, as in PyTorch
+        return np.power(base, exponent)
 
 
 def pow_backward(ctx, upstream_grad):
     a, b = ctx.inputs
-    grad_a = upstream_grad * _pow_base_slope(a.data, b.data) if a.requires_grad else None
-    grad_b = upstream_grad * ctx.data * np.log(a.data, dtype=ctx.data.dtype) if b.requires_grad else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad_a = upstream_grad * _pow_base_slope(a.data, b.data) if a.requires_grad else None
+        grad_b = upstream_grad * _pow_exponent_slope(a.data, b.data, ctx.data) if b.requires_grad else None
     return grad_a, grad_b
 
 
@@ -129,10 +129,19 @@ def _pow_base_slope(base, exponent):
     return exponent * np.power(base, exponent - 1)
 
 
-POW = define("pow", methods=("__pow__", "__rpow__"),
+def _pow_exponent_slope(base, exponent, result):
+    """aᵇ·ln a, and 0 at a = 0 with b >= 0 (0ᵇ is 0 or 1 on both sides there), as in PyTorch."""
+    slope = result * np.log(base, dtype=result.dtype)
+    if (base == 0).any():
+        slope = np.where((base == 0) & (exponent >= 0), 0, slope)
+    return slope
+
+
+POW = define("pow", methods=("__pow__", "__rpow__", "pow"),
              forward=pow_forward, backward=pow_backward, unbroadcast=True,
              formulas=("d(aᵇ)/da = b·aᵇ⁻¹", "d(aᵇ)/db = aᵇ·ln a"),
-             note="a negative base needs an integer exponent; a⁰ has gradient 0, also at a = 0")
+             note="a negative base needs an integer exponent; a⁰ has gradient 0, also at a = 0; "
+                  "0 to a negative power is inf, as in PyTorch")
 POW.usage("__pow__", lambda a, b=None, exponent=None: a ** (b if b is not None else exponent),
           lambda torch, a, b=None, exponent=None: a ** (b if b is not None else exponent),
           S((2, 3), (2, 3), domain=("positive", "real")), S((2, 3), (3,), domain=("positive", "real")),
@@ -141,7 +150,9 @@ POW.usage("__pow__", lambda a, b=None, exponent=None: a ** (b if b is not None e
           S((2, 3), exponent=3, note="an int exponent keeps the float dtype"),
           S((2, 3), domain="positive", exponent=0.5), S((2, 3), domain="positive", exponent=-1.5),
           S((2, 3), exponent=0.0, note="a⁰ = 1, so the gradient is 0 (also at a = 0)"),
-          S((0, 3), domain="positive", exponent=2.0), note=POW.note)
+          S((0, 3), domain="positive", exponent=2.0),
+          S(values=[[0.0, 0.0, 2.0], [0.0, 2.0, 0.5]], smooth=False, note="zero base: 0⁰ = 1, 0² = 0, 0^½ = 0"),
+          note=POW.note)
 POW.usage("__rpow__", lambda a, base: base ** a, lambda torch, a, base: constant_like(torch, base, a) ** a,
           S((2, 3), base=2.0), S((2, 3), base=0.5), S((2, 3), base=[[1.5], [3.0]]))
 
@@ -151,7 +162,7 @@ def neg_backward(ctx, upstream_grad):
     return (-upstream_grad,)
 
 
-NEG = define("neg", methods=("__neg__",),
+NEG = define("neg", methods=("__neg__", "neg"),
              forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
 NEG.usage("__neg__", lambda a: -a, lambda torch, a: -a, S((2, 3)), S(()), S((0, 2)))
 
@@ -252,3 +263,13 @@ ASTYPE = define("astype", forward=astype_forward, backward=astype_backward,
 ASTYPE.usage("astype", lambda x, dtype: x.astype(dtype),
              lambda torch, x, dtype: x.to(getattr(torch, np.dtype(dtype).name)),
              S((2, 3), dtype=np.float64), S((), dtype=np.float64))
+
+
+# ---- PyTorch's method spellings of the operators: x.add(y) is x + y ----
+ADD.usage("add", lambda a, b: a.add(b), lambda torch, a, b: a.add(b), S((2, 3), (3,)))
+SUB.usage("sub", lambda a, b: a.sub(b), lambda torch, a, b: a.sub(b), S((2, 3), (2, 1)))
+MUL.usage("mul", lambda a, b: a.mul(b), lambda torch, a, b: a.mul(b), S((2, 3), (2, 3)))
+DIV.usage("div", lambda a, b: a.div(b), lambda torch, a, b: a.div(b), S((2, 3), (3,), domain=("real", "nonzero")))
+POW.usage("pow", lambda a, exponent: a.pow(exponent), lambda torch, a, exponent: a.pow(exponent),
+          S((2, 3), domain="positive", exponent=1.5))
+NEG.usage("neg", lambda a: a.neg(), lambda torch, a: a.neg(), S((2, 3)))

@@ -41,7 +41,7 @@ def matmul_backward(ctx, upstream_grad):
     return grad_a, grad_b
 
 
-MATMUL = define("matmul", methods=("__matmul__", "__rmatmul__"),
+MATMUL = define("matmul", methods=("__matmul__", "__rmatmul__", "matmul"),
                 forward=matmul_forward, backward=matmul_backward,
                 formulas=("d(A@B)/dA = G @ Bᵀ", "d(A@B)/dB = Aᵀ @ G"),
                 note="1-D operands act as a row (left) or a column (right), as in NumPy; batch dims broadcast")
@@ -53,3 +53,5 @@ MATMUL.usage("__matmul__", lambda a, b: a @ b, lambda torch, a, b: a @ b,
 MATMUL.usage("__rmatmul__", lambda b, left: np.asarray(left, dtype=b.dtype) @ b,
              lambda torch, b, left: constant_like(torch, left, b) @ b,
              S((3, 4), left=_LEFT_MATRIX, note="ndarray @ Tensor"), S((2, 3, 2), left=_LEFT_MATRIX))
+MATMUL.usage("matmul", lambda a, b: a.matmul(b), lambda torch, a, b: a.matmul(b), S((2, 3), (3, 4)),
+             S((2, 2, 3), (3,)))

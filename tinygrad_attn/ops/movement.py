@@ -9,6 +9,7 @@ import numpy as np
 
 from .registry import define
 from .samples import S, constant_like, public, reversed_axes, torch_index
+from .shapes import sum_to_shape
 
 
 # ---- reshape / transpose ----
@@ -44,18 +45,48 @@ def transpose_backward(ctx, upstream_grad):
 
 TRANSPOSE = define("transpose", forward=transpose_forward, backward=transpose_backward,
                    formulas=("d(transpose a)/da: transpose the gradient back (inverse permutation)",))
-TRANSPOSE.usage("transpose",
-                lambda x, axes=None, one_tuple=False: (x.transpose() if axes is None else
-                                                       x.transpose(axes) if one_tuple else x.transpose(*axes)),
-                lambda torch, x, axes=None, one_tuple=False: x.permute(reversed_axes(x.ndim) if axes is None else axes),
-                S((2, 3, 4), note="no axes: reverse"), S((2, 3)), S((2, 3, 4), axes=(1, 0, 2)),
-                S((2, 3, 4), axes=(2, 0, 1), one_tuple=True), S((2, 3, 4), axes=(-1, 0, 1)), S((2, 0)), S((3,)))
+TRANSPOSE.usage("permute", lambda x, dims, one_tuple=False: x.permute(dims) if one_tuple else x.permute(*dims),
+                lambda torch, x, dims, one_tuple=False: x.permute(dims),
+                S((2, 3), dims=(1, 0)), S((2, 3, 4), dims=(1, 0, 2)), S((2, 3, 4), dims=(2, 0, 1), one_tuple=True),
+                S((2, 3, 4), dims=(-1, 0, 1)), S((2, 0), dims=(1, 0)), S((3,), dims=(0,)))
+TRANSPOSE.usage("transpose", lambda x, dim0, dim1: x.transpose(dim0, dim1),
+                lambda torch, x, dim0, dim1: x.transpose(dim0, dim1),
+                S((2, 3), dim0=0, dim1=1), S((2, 3, 4, 5), dim0=1, dim1=2), S((2, 3, 4, 5), dim0=-2, dim1=-1),
+                S((2, 3, 4), dim0=2, dim1=0), S((2, 3), dim0=1, dim1=1), S((2, 0, 3), dim0=0, dim1=1),
+                note="swaps two dims, as torch.transpose (permute(*dims) reorders all of them)")
 TRANSPOSE.usage("T", lambda x: x.T, lambda torch, x: x.permute(reversed_axes(x.ndim)),
                 S((2, 3)), S((2, 3, 4)), S((3,)), S(()))
+TRANSPOSE.usage("mT", lambda x: x.mT, lambda torch, x: x.mT, S((2, 3)), S((2, 3, 4)))
+TRANSPOSE.usage("t", lambda x: x.t(), lambda torch, x: x.t(), S((2, 3)), S((3,)), S(()))
 TRANSPOSE.usage("swapaxes", lambda x, axis1, axis2: x.swapaxes(axis1, axis2),
                 lambda torch, x, axis1, axis2: torch.swapaxes(x, axis1, axis2),
                 S((2, 3, 4), axis1=0, axis2=2), S((2, 3, 4), axis1=-1, axis2=0), S((2, 3), axis1=1, axis2=1),
                 S((2, 0, 3), axis1=0, axis2=1))
+RESHAPE.usage("view", lambda x, shape: x.view(*shape), lambda torch, x, shape: x.view(*shape),
+              S((2, 3), shape=(3, 2)), S((2, 3, 4), shape=(2, 3, 2, 2)), S((2, 3), shape=(-1,)))
+RESHAPE.usage("unsqueeze", lambda x, dim: x.unsqueeze(dim), lambda torch, x, dim: x.unsqueeze(dim),
+              S((2, 3), dim=0), S((2, 3), dim=-1), S((2, 3), dim=1), S((), dim=0))
+RESHAPE.usage("squeeze", lambda x, **kw: x.squeeze(**kw), lambda torch, x, **kw: x.squeeze(**kw),
+              S((2, 1, 3, 1)), S((2, 1, 3), dim=1), S((2, 1, 3), dim=0, note="a dim that is not 1 stays"),
+              S((1, 1), dim=-1))
+RESHAPE.usage("flatten", lambda x, **kw: x.flatten(**kw), lambda torch, x, **kw: x.flatten(**kw),
+              S((2, 3, 4)), S((2, 3, 4), start_dim=1), S((2, 3, 4, 5), start_dim=1, end_dim=2), S(()))
+
+
+# ---- expand: one element read many times, so its gradient sums over the copies ----
+def expand_forward(ctx, x, shape):
+    return np.broadcast_to(x, shape)  # a read-only view, as torch.expand makes no copy
+
+
+def expand_backward(ctx, upstream_grad):
+    (x,) = ctx.inputs
+    return (sum_to_shape(upstream_grad, x.data),)
+
+
+EXPAND = define("expand", forward=expand_forward, backward=expand_backward,
+                formulas=("d(expand a)/da: the gradient summed over the copies",))
+EXPAND.usage("expand", lambda x, shape: x.expand(*shape), lambda torch, x, shape: x.expand(*shape),
+             S((3, 1), shape=(3, 4)), S((3,), shape=(2, 3)), S((1, 3), shape=(2, -1)), S((), shape=(2, 2)))
 
 
 # ---- indexing ----
@@ -105,7 +136,17 @@ GETITEM.usage("__getitem__", lambda x, index: x[index], lambda torch, x, index: 
                 note="mixed: arrays split by a slice"),
               S((2, 3, 4), index=(Ellipsis, np.array([3, 3]))),
               S((2, 3), index=np.array([True, False]), note="boolean index"),
-              S((3, 2), index=np.array([[True, False], [False, False], [True, True]])), note=GETITEM.note)
+              S((3, 2), index=np.array([[True, False], [False, False], [True, True]])),
+              S((2, 3, 4), index=(0, slice(None), np.array([0, 1])),
+                note="an int beside an index array selects first, as in PyTorch: shape (3, 2)"),
+              S((2, 3, 4), index=(np.array([1, 0]), 1, slice(None), ), note="array, int, slice"), note=GETITEM.note)
+GETITEM.usage("split", lambda x, size, dim=0, piece=0: x.split(size, dim)[piece],
+              lambda torch, x, size, dim=0, piece=0: x.split(size, dim)[piece],
+              S((5, 3), size=2, piece=2, note="the last piece is shorter"), S((2, 6), size=3, dim=1, piece=1),
+              S((2, 6), size=[1, 5], dim=-1, piece=1))
+GETITEM.usage("chunk", lambda x, chunks, dim=0, piece=0: x.chunk(chunks, dim)[piece],
+              lambda torch, x, chunks, dim=0, piece=0: x.chunk(chunks, dim)[piece],
+              S((6, 2), chunks=3, piece=1), S((2, 5), chunks=2, dim=1, piece=1), S((2, 5), chunks=3, dim=1, piece=2))
 
 
 # ---- masking and selecting: the mask is an input (so a drawn graph shows it) without gradient ----

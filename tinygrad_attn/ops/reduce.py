@@ -62,18 +62,28 @@ MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
            S((1, 4), axis=0), S((3, 0), axis=0))
 
 
-# ---- max: the gradient goes to the maximum; tied maxima share it equally ----
-def max_forward(ctx, x, axes, keepdims):
-    if count(x.shape, axes) == 0:
-        raise ValueError(f"max: cannot take the maximum of an empty axis (shape {x.shape}, axes {axes})")
-    kept = np.max(x, axis=axes, keepdims=True)
-    is_max = x == kept
-    ctx.save(axes=axes, share=is_max / np.sum(is_max, axis=axes, keepdims=True, dtype=x.dtype))
-    return kept if keepdims else kept.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+# ---- max / min: the gradient goes to the extreme; tied extremes share it equally ----
+def _extreme(name, pick):
+    def forward(ctx, x, axes, keepdims):
+        if count(x.shape, axes) == 0:
+            raise ValueError(f"{name}: cannot take the {name}imum of an empty axis (shape {x.shape}, axes {axes})")
+        kept = pick(x, axis=axes, keepdims=True)
+        is_extreme = x == kept
+        ctx.save(axes=axes, share=is_extreme / np.sum(is_extreme, axis=axes, keepdims=True, dtype=x.dtype))
+        return kept if keepdims else kept.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+    return forward
+
+
+max_forward = _extreme("max", np.max)
+min_forward = _extreme("min", np.min)
 
 
 def max_backward(ctx, upstream_grad):
     return (_spread(ctx, upstream_grad) * ctx.saved.share,)
+
+
+min_backward = max_backward  # the same rule: the share of each tied extreme
 
 
 MAX = define("max", forward=max_forward, backward=max_backward,
@@ -81,7 +91,7 @@ MAX = define("max", forward=max_forward, backward=max_backward,
              note="tied maxima share the gradient evenly (1/k each), as torch.amax; finite differences "
                   "cannot check a tie (max is not differentiable there), so tie samples are compared with "
                   "PyTorch only")
-MAX.usage("max", lambda x, **kw: x.max(**kw),
+MAX.usage("amax", lambda x, **kw: x.amax(**kw),
           lambda torch, x, axis=None, keepdims=False: torch.amax(x, dim=dims(axis, x.ndim), keepdim=keepdims),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=-2, keepdims=True), S((2, 3, 4), axis=(0, 2)),
           S((3, 0), axis=0), S((4, 1), axis=1),
@@ -89,6 +99,21 @@ MAX.usage("max", lambda x, **kw: x.max(**kw),
             note="ties: three-way and two-way"),
           S(values=[[[1.0, 3.0], [3.0, 0.0]]], smooth=False, note="tie across rows, all axes"),
           S((3, 4), domain="ties", axis=0, smooth=False, note="random ties"), note=MAX.note)
+
+
+MAX.usage("amax", lambda x, dim, keepdim=False: x.amax(dim=dim, keepdim=keepdim),
+          lambda torch, x, dim, keepdim=False: torch.amax(x, dim=dim, keepdim=keepdim),
+          S((2, 3), dim=1), S((2, 3, 4), dim=(0, 2), keepdim=True), variant="dim=, keepdim=")
+MAX.usage("max", lambda x: x.max(), lambda torch, x: x.max(), S((2, 3)), S(()), variant="no dim")
+
+MIN = define("min", forward=min_forward, backward=min_backward,
+             formulas=("d(min a)/daᵢ = 1/k if aᵢ is one of the k minima else 0",),
+             note="tied minima share the gradient evenly (1/k each), as torch.amin")
+MIN.usage("amin", lambda x, **kw: x.amin(**kw),
+          lambda torch, x, dim=None, keepdim=False: torch.amin(x, dim=dims(dim, x.ndim), keepdim=keepdim),
+          S((2, 3)), S((2, 3), dim=1), S((2, 3), dim=-2, keepdim=True), S((2, 3, 4), dim=(0, 2)),
+          S(values=[[[1.0, -3.0, -3.0], [2.0, 2.0, 5.0]]], dim=1, smooth=False, note="ties"))
+MIN.usage("min", lambda x: x.min(), lambda torch, x: x.min(), S((2, 3)), variant="no dim")
 
 
 # ---- var: Σ(aᵢ - mean)² / (N - correction) ----
@@ -114,3 +139,14 @@ VAR.usage("var", lambda x, **kw: x.var(**kw),
               torch.var(x, dim=dims(axis, x.ndim), correction=correction, keepdim=keepdims),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=0, keepdims=True), S((2, 3, 4), axis=(0, 2)),
           S((4, 3), axis=-2, correction=0), S((1, 5), axis=1), S((3, 1), axis=0))
+SUM.usage("sum", lambda x, **kw: x.sum(**kw),
+          lambda torch, x, dim=None, keepdim=False: torch.sum(x, dim=dims(dim, x.ndim), keepdim=keepdim),
+          S((2, 3), dim=1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((), dim=0, note="a 0-d tensor over dim 0"),
+          variant="dim=, keepdim=")
+MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
+           lambda torch, x, dim=None, keepdim=False: torch.mean(x, dim=dims(dim, x.ndim), keepdim=keepdim),
+           S((2, 3), dim=-1, keepdim=True), S((), dim=-1), variant="dim=, keepdim=")
+VAR.usage("std", lambda x, **kw: x.std(**kw),
+          lambda torch, x, dim=None, keepdim=False, correction=1:
+              torch.std(x, dim=dims(dim, x.ndim), correction=correction, keepdim=keepdim),
+          S((2, 3)), S((2, 3), dim=1), S((4, 3), dim=0, keepdim=True, correction=0))
