@@ -9,3 +9,12 @@ from . import nn, optim  # noqa: E402  (nn builds on functional and attention)
 from . import trace  # noqa: E402  (recorders on the core's observers)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`ta.lens` (the attention lens, `tinygrad_attn.viz.lens`), imported on first use: the
+    drawing layer is not loaded by `import tinygrad_attn`."""
+    if name == "lens":
+        from .viz import lens
+        return lens
+    raise AttributeError(f"module 'tinygrad_attn' has no attribute {name!r}")

@@ -3,6 +3,7 @@
     worked_example.py  the three-token attention example, its numbers typed once
     tasks/             the generated training tasks, one module per family
                        (base.py, sequences.py: copy/reverse/sort/induction, bank.py)
+    soft_hard.py       soft vs hard attention and temperature on the worked example, in numbers
 
 Nothing here is needed to compute anything: the engine below does not import this layer.
 """
