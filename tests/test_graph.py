@@ -235,7 +235,10 @@ def test_tensor_gradients_appear_only_after_backward():
     weight = Tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True, name="weight")
     loss = (x @ weight).sum()
     before = drawn(draw_graph(loss))
-    assert "grad" not in before.text(before.one("weight"))
+    # Before backward a gradient is not 0, it is unknown: every box that will get one says so.
+    assert "grad: not computed yet" in before.text(before.one("weight"))
+    assert len(before.find("computed", "yet")) == 3  # weight, the matmul output, the loss
+    assert "grad" not in before.text(before.one("x"))
     loss.backward()
     after = drawn(draw_graph(loss))
     # d(sum(x @ W))/dW = xᵀ @ ones: column sums of x in every column, [[4, 4], [6, 6]]
@@ -243,6 +246,44 @@ def test_tensor_gradients_appear_only_after_backward():
     # The matmul output and the loss are not leaves: their gradients passed through, unkept.
     assert len(after.find("grad not retained")) == 2
     assert "grad" not in after.text(after.one("x"))  # a constant input never gets one
+
+
+@needs_renderer
+def test_value_gradients_say_not_computed_yet_until_backward_runs():
+    a, b = Value(2.0, name="a"), Value(-3.0, name="b")
+    product = a * b + 1.0
+    before = drawn(draw_graph(product))
+    assert "grad: not computed yet" in before.text(before.one("a"))
+    assert "grad 0.0000" not in " ".join(before.text(n) for n in before.nodes)
+    assert "grad" not in before.text(before.one("const", "1.0000"))  # a constant never gets one
+    product.backward()
+    after = drawn(draw_graph(product))
+    assert grad_in(after.text(after.one("a"))) == -3.0 and grad_in(after.text(after.one("b"))) == 2.0
+    assert not after.find("computed", "yet")
+
+
+def test_boxes_and_edges_carry_stable_ids_for_viewers():
+    a = Value(2.0, name="a")
+    product = a * 3.0
+    graph = draw_graph(product, pending_grads=True)
+    boxes = graph.boxes
+    assert boxes.value == {a.id: "v0", product.inputs[1].id: "v1", product.id: "v2"}
+    assert boxes.op == {product.id: "o2"}
+    assert boxes.input_edge == {(product.id, 0): "e_v0_o2_0", (product.id, 1): "e_v1_o2_1"}
+    assert boxes.output_edge == {product.id: "e_o2_v2"}
+    assert boxes.grad_boxes == {"v0", "v2"}  # not the constant 3
+    for element_id in ["v0", "v1", "v2", "o2", "e_v0_o2_0", "e_v1_o2_1", "e_o2_v2"]:
+        assert f"id={element_id}" in graph.source.replace('"', "")
+
+
+def test_pending_grads_hides_gradients_that_backward_already_computed():
+    weight = Tensor([[1.0, 2.0]], requires_grad=True, name="weight")
+    loss = (weight * 2.0).sum()
+    loss.backward()
+    source = draw_graph(loss, pending_grads=True).source
+    assert source.count("grad: not computed yet") == 3 and "grad not retained" not in source
+    assert ">grad</FONT>" not in source  # the label of a small tensor's gradient entries
+    assert ">grad</FONT>" in draw_graph(loss).source
 
 
 @needs_renderer

@@ -5,13 +5,20 @@ no grad included: constant tensors, numbers written into expressions) and return
 `viz.render.Graph`, which shows itself as SVG in Jupyter:
 
 - a box per value: a `Value`'s name, data and grad; a `Tensor`'s name, shape and dtype, its
-  numbers when it has at most 16, and its gradient once backward has run;
+  numbers when it has at most 16, and its gradient once backward has run (before that, every
+  box that will receive one says "grad: not computed yet", never a 0 nobody computed);
 - a rounded box per op with the op's name; hovering shows its local rule (the op's formula);
 - nodes made inside `scope(...)` blocks (and nn modules) sit in nested, labelled clusters.
 
 At scale, `collapse` folds chosen scopes into one node each, `highlight` marks every path from
 the root to chosen nodes, and `color_by="grad"` shades values by gradient size. Node ids follow
 creation order, never memory addresses, so the same graph gives the same DOT text byte for byte.
+
+Every box and edge carries a Graphviz `id` (`v3` a value, `o3` its op, `s0` a folded scope,
+`e_v1_o3_0` an edge), which the SVG keeps as `<g id=...>`; `graph.boxes` (a `BoxIds`) says
+which id stands for which node, so a viewer can restyle the drawing without laying it out
+again. `pending_grads=True` draws every gradient as "not computed yet", one line per box, for
+the backward stepper (`viz/stepper.py`) to fill in frame by frame.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import fnmatch
 import html
 import math
 import operator
+from dataclasses import dataclass, field
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -28,9 +36,12 @@ from ..scalar import Value
 from ..tensors import Tensor
 from .render import DEFAULT_FONT, MONO_FONT, Graph
 
-__all__ = ["draw_graph", "SMALL_TENSOR", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR"]
+__all__ = ["draw_graph", "BoxIds", "SMALL_TENSOR", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR", "PENDING_GRAD",
+           "PENDING_GRAD_SHORT",
+           "box_number"]
 
 SMALL_TENSOR = 16  # tensors with at most this many elements show their numbers
+SMALL_TENSOR_COMPACT = 9  # the same in a compact drawing (a 3 x 3 matrix, not a 16-wide bias)
 ENTRIES_PER_LINE = 8  # longer rows wrap onto further lines
 DEFAULT_MAX_NODES = 2000  # past this, dot takes tens of seconds and nobody can read the result
 
@@ -46,8 +57,36 @@ SCOPE_PEN = "#8d99a6"
 # Light to dark, so black text stays readable on every shade.
 GRAD_PALETTE = ("#fff7ec", "#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59", "#ef6548")
 NO_GRAD_FILL = "#ffffff"
+PENDING_GRAD = "grad: not computed yet"  # what a box says before backward has reached it
+PENDING_GRAD_SHORT = "grad: not yet"  # the same in a compact drawing, where it sets every box's width
 
 Highlight = Union[Node, str, Sequence[Union[Node, str]], None]
+
+
+@dataclass
+class BoxIds:
+    """Which SVG element ids stand for which node (nodes by `Node.id`), kept as `graph.boxes`.
+
+    value        node -> its value box, or the box of the folded scope it disappears into
+    op           node -> the box of the op that made it (ops drawn in their own box only)
+    group        folded scope path -> its box
+    input_edge   (node, slot) -> the edge carrying input `slot` into the node's op (or group);
+                 absent where both ends sit in one folded scope
+    output_edge  node -> the edge from its op box to its value box
+    grad_boxes   the boxes whose gradient line reads `pending_text` (their text to fill in)
+    """
+
+    value: dict[int, str] = field(default_factory=dict)
+    op: dict[int, str] = field(default_factory=dict)
+    group: dict[str, str] = field(default_factory=dict)
+    input_edge: dict[tuple[int, int], str] = field(default_factory=dict)
+    output_edge: dict[int, str] = field(default_factory=dict)
+    grad_boxes: set[str] = field(default_factory=set)
+    pending_text: str = PENDING_GRAD
+
+
+def _edge_id(src: str, dst: str, slot: int | None = None) -> str:
+    return f"e_{src}_{dst}" + (f"_{slot}" if slot is not None else "")
 
 
 def draw_graph(
@@ -61,6 +100,8 @@ def draw_graph(
     formulas: bool = False,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     title: str | None = None,
+    pending_grads: bool = False,
+    compact: bool = False,
 ) -> Graph:
     """Draw everything `root` (a Value, a Tensor, or a list of them) depends on.
 
@@ -74,6 +115,10 @@ def draw_graph(
     formulas     write each op's formula under its name (it is always the op's tooltip)
     max_nodes    refuse to draw more boxes than this (None: no limit), suggesting what to collapse
     title        a caption above the graph
+    pending_grads  draw every gradient as "not computed yet" (one line per box), for a viewer that
+                 fills them in per step; `graph.boxes` names the boxes (see `BoxIds`)
+    compact      narrow boxes: a Value's name, data and grad on lines of their own, so a wide graph
+                 (the worked example) still fits a screen's width at a readable size
     """
     roots = _as_roots(root)
     if rankdir not in ("LR", "TB", "RL", "BT"):
@@ -103,10 +148,11 @@ def draw_graph(
         raise ValueError(_too_many_message(box_count, max_nodes, scopes, groups, nodes))
 
     shades = _GradShades(nodes) if color_by == "grad" else None
-    backward_ran = any(isinstance(n, Tensor) and n.grad is not None for n in nodes)
+    backward_ran = not pending_grads and _backward_ran(nodes)
 
     graph = Graph("compute_graph")
-    graph.attr(rankdir=rankdir, fontname=DEFAULT_FONT, fontsize="12", nodesep="0.25", ranksep="0.35")
+    graph.attr(rankdir=rankdir, fontname=DEFAULT_FONT, fontsize="12", nodesep="0.12" if compact else "0.25",
+               ranksep="0.35")
     if title:
         graph.attr(label=_escape(title), labelloc="t", fontsize="16")
     graph.attr("node", fontname=DEFAULT_FONT, fontsize="11")
@@ -118,25 +164,47 @@ def draw_graph(
     def place(scope_path: str, box_id: str, attrs: dict[str, str]) -> None:
         members.setdefault(scope_path, []).append((box_id, attrs))
 
+    pending = PENDING_GRAD_SHORT if compact else PENDING_GRAD
+    boxes = BoxIds(group=dict(group_id), pending_text=pending)
     group_contents: dict[str, list[int]] = {name: [] for name in group_names}
     for i, node in enumerate(nodes):
         if groups[i] is not None:
             group_contents[groups[i]].append(i)
+            boxes.value[node.id] = group_id[groups[i]]
             continue
         marked = targets.get(i, False) or reaches[i]
-        place(scopes[i], f"v{i}", _value_box(node, scopes[i], show_values, shades, backward_ran, i in root_ids, marked))
+        box = _value_box(node, scopes[i], show_values, shades, backward_ran, pending_grads, pending, compact,
+                         i in root_ids, marked)
+        place(scopes[i], f"v{i}", {**box, "id": f"v{i}"})
+        boxes.value[node.id] = f"v{i}"
+        if show_values and node.requires_grad and not backward_ran:  # its grad line says PENDING_GRAD
+            boxes.grad_boxes.add(f"v{i}")
         if not node.is_leaf:
-            place(scopes[i], f"o{i}", _op_box(node, formulas, reaches[i]))
+            place(scopes[i], f"o{i}", {**_op_box(node, formulas, reaches[i]), "id": f"o{i}"})
+            boxes.op[node.id] = f"o{i}"
     for name in group_names:
         contained = group_contents[name]
         marked = any(targets.get(i, False) or reaches[i] for i in contained)
-        place(_parent(name), group_id[name], _group_box(name, [nodes[i] for i in contained], marked))
+        box = _group_box(name, [nodes[i] for i in contained], marked, pending if pending_grads else None)
+        place(_parent(name), group_id[name], {**box, "id": group_id[name]})
+        if pending_grads:
+            boxes.grad_boxes.add(group_id[name])
 
     _emit_clusters(graph, members)
-    _emit_edges(graph, nodes, inputs_of, groups, group_id, targets, reaches)
+    _emit_edges(graph, nodes, inputs_of, groups, group_id, targets, reaches, boxes)
     if shades is not None:
         graph.node("legend", **shades.legend_box())
+    graph.boxes = boxes
     return graph
+
+
+def _backward_ran(nodes: list[Node]) -> bool:
+    """Has backward reached this graph? A Tensor's grad is None before; a Value's is 0.0, so a
+    Value graph counts as backpropagated once any of its Values holds a nonzero gradient."""
+    for n in nodes:
+        if n.requires_grad and n.grad is not None and (not isinstance(n.grad, float) or n.grad != 0.0):
+            return True
+    return False
 
 
 # ---- walking the graph ----
@@ -303,6 +371,11 @@ def _number(x: float) -> str:
     return f"{x:.3e}"
 
 
+def box_number(x: float) -> str:
+    """A number as a box prints it (a viewer quoting a Value's data lets the reader find its box)."""
+    return _number(x)
+
+
 def _entry_format(array: np.ndarray) -> Any:
     """How to print each entry of one array: the same format for all, so columns line up.
 
@@ -380,7 +453,7 @@ def _table(rows: list[str], *, fill: str, pen: str, border: int, dashed: bool) -
 
 def _value_box(
     node: Node, scope_path: str, show_values: bool, shades: "_GradShades | None",
-    backward_ran: bool, is_root: bool, marked: bool,
+    backward_ran: bool, pending: bool, pending_text: str, compact: bool, is_root: bool, marked: bool,
 ) -> dict[str, str]:
     """The box for one value: a Value's label/data/grad in a row, or a Tensor's summary."""
     # A leaf that needs no grad is a constant: an input, a mask, a number written into an expression.
@@ -396,10 +469,10 @@ def _value_box(
     where = f" in {scope_path}" if scope_path else ""
     made_by = f"made by {node.op.name}" if not node.is_leaf else ("a leaf that learns" if learns else "a constant")
     if isinstance(node, Value):
-        rows = [_value_row(node, show_values, grad_color)]
+        rows = _value_rows(node, show_values, backward_ran, pending_text, grad_color, compact)
         tooltip = f"{node.name or 'Value'}: {made_by}{where}"
     elif isinstance(node, Tensor):
-        rows = _tensor_rows(node, show_values, backward_ran, grad_color)
+        rows = _tensor_rows(node, show_values, backward_ran, pending, pending_text, grad_color, compact)
         tooltip = f"{node.name or 'Tensor'} {tuple(node.shape)} {node.dtype}: {made_by}{where}"
     else:  # another front end: show what every node has
         rows = [f"<TD>{_escape(type(node).__name__)}</TD>"]
@@ -413,7 +486,8 @@ def _value_box(
     }
 
 
-def _value_row(value: Value, show_values: bool, grad_color: str) -> str:
+def _value_rows(value: Value, show_values: bool, backward_ran: bool, pending_text: str, grad_color: str,
+                compact: bool) -> list[str]:
     if value.name:
         name = f"<B>{_escape(value.name)}</B>"
     elif value.is_leaf:
@@ -424,13 +498,18 @@ def _value_row(value: Value, show_values: bool, grad_color: str) -> str:
     if show_values:
         cells.append(f"data {_number(value.data)}")
         if value.requires_grad:  # a constant receives no gradient, so it shows none
-            cells.append(f'<FONT COLOR="{grad_color}">grad {_number(value.grad)}</FONT>')
+            grad_text = f"grad {_number(value.grad)}" if backward_ran else pending_text
+            size = ' POINT-SIZE="10"' if compact else ""
+            cells.append(f'<FONT COLOR="{grad_color}"{size}>{grad_text}</FONT>')
     elif not cells:
         cells.append("value")
-    return "<TD>" + "  ".join(cells) + "</TD>"  # one cell keeps bold and plain text on one baseline
+    if compact:
+        return [f"<TD>{cell}</TD>" for cell in cells]
+    return ["<TD>" + "  ".join(cells) + "</TD>"]  # one cell keeps bold and plain text on one baseline
 
 
-def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, grad_color: str) -> list[str]:
+def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, pending: bool, pending_text: str,
+                 grad_color: str, compact: bool) -> list[str]:
     if tensor.name:
         name = f"<B>{_escape(tensor.name)}</B> "
     elif tensor.is_leaf:
@@ -441,11 +520,13 @@ def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, grad_col
     rows = [f"<TD>{name}{_small(f'{shape_text} {tensor.dtype}')}</TD>"]
     if not show_values:
         return rows
-    small = tensor.data.size <= SMALL_TENSOR
+    small = tensor.data.size <= (SMALL_TENSOR_COMPACT if compact else SMALL_TENSOR)
     if small:
         rows.append(f'<TD ALIGN="LEFT">{_mono(_array_lines(tensor.data))}</TD>')
     grad = tensor.grad
-    if grad is not None:
+    if tensor.requires_grad and (pending or not backward_ran):
+        rows.append(f"<TD>{_small(pending_text, grad_color)}</TD>")
+    elif grad is not None:
         grad = np.asarray(grad)
         if small:
             rows.append(f'<TD ALIGN="LEFT">{_small("grad", grad_color)}<BR ALIGN="LEFT"/>{_mono(_array_lines(grad), grad_color)}</TD>')
@@ -478,7 +559,7 @@ def _op_box(node: Node, formulas: bool, marked: bool) -> dict[str, str]:
     }
 
 
-def _group_box(path: str, contained: list[Node], marked: bool) -> dict[str, str]:
+def _group_box(path: str, contained: list[Node], marked: bool, pending_text: str | None = None) -> dict[str, str]:
     """One box standing for a folded scope: its name and how much it hides."""
     ops = sum(not n.is_leaf for n in contained)
     learning_leaves = sum(n.is_leaf and n.requires_grad for n in contained)
@@ -487,6 +568,8 @@ def _group_box(path: str, contained: list[Node], marked: bool) -> dict[str, str]
     if learning_leaves:
         summary += f", {learning_leaves} parameter{'s' if learning_leaves != 1 else ''}"
     lines.append(_escape(summary))
+    if pending_text:
+        lines.append(_small(pending_text, GRAD_TEXT))
     return {
         "label": "<" + "<BR/>".join(lines) + ">",
         "shape": "box3d",
@@ -537,7 +620,7 @@ def _walk_paths(children: dict[str, list[str]], path: str):
 
 def _emit_edges(
     graph: Graph, nodes: list[Node], inputs_of: list[list[int]], groups: list[str | None],
-    group_id: dict[str, str], targets: dict[int, bool], reaches: list[bool],
+    group_id: dict[str, str], targets: dict[int, bool], reaches: list[bool], boxes: BoxIds,
 ) -> None:
     """Input -> op -> output edges; edges touching a folded scope are merged into one per pair."""
     edges: dict[tuple, dict[str, Any]] = {}
@@ -548,6 +631,7 @@ def _emit_edges(
         group = groups[i]
         if group is None:
             edges[(f"o{i}", f"v{i}", "out")] = {"marked": reaches[i], "shapes": [], "tip": f"{op_name} output"}
+            boxes.output_edge[node.id] = _edge_id(f"o{i}", f"v{i}")
         for slot, j in enumerate(inputs_of[i]):
             source_group = groups[j]
             if group is not None and group == source_group:
@@ -556,6 +640,7 @@ def _emit_edges(
             dst = group_id[group] if group else f"o{i}"
             marked = reaches[i] and (reaches[j] or j in targets)
             key = (src, dst) if (group or source_group) else (src, dst, slot)
+            boxes.input_edge[(node.id, slot)] = _edge_id(*key)
             entry = edges.setdefault(key, {"marked": False, "shapes": [], "tip": f"input {slot} of {op_name}"})
             entry["marked"] = entry["marked"] or marked
             if (group or source_group) and isinstance(nodes[j], Tensor):
@@ -563,7 +648,8 @@ def _emit_edges(
                 if shape not in entry["shapes"]:
                     entry["shapes"].append(shape)
     for key, entry in edges.items():
-        attrs: dict[str, str] = {"tooltip": _escape(entry["tip"])}
+        edge_key = key if key[-1] != "out" else key[:2]
+        attrs: dict[str, str] = {"tooltip": _escape(entry["tip"]), "id": _edge_id(*edge_key)}
         if entry["shapes"]:
             attrs["label"] = " ".join(entry["shapes"][:2]) + (" ..." if len(entry["shapes"]) > 2 else "")
             attrs["tooltip"] = "tensors of shape " + ", ".join(entry["shapes"])
