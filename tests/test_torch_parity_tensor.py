@@ -173,7 +173,7 @@ def test_conversions_and_floor_division_match_torch():
     assert x.to(ta.tensor([1.0]).dtype).dtype == np.float32 and x.to("cpu") is x
     assert not x.long().requires_grad
     np.testing.assert_array_equal((x // 1.0).data, (tx // 1.0).detach().numpy())
-    with pytest.raises(ValueError, match="CPU only"):
+    with pytest.raises(ValueError, match="CPU"):
         x.to("cuda")
 
 

@@ -2,7 +2,11 @@
 from .core import detect_anomaly, enable_grad, is_grad_enabled, no_grad, observe, scope
 from .ops.registry import use_kernels
 from .scalar import Value
-from .tensors import Tensor, cat, concatenate, manual_seed, ones, randn, stack, where, zeros
+from .tensors import (Tensor, Generator, arange, cat, concatenate, default_generator, device, double, empty,
+                      empty_like, float16, float32, float64, full, full_like, half, initial_seed, int32, int64,
+                      long, manual_seed, multinomial, ones, ones_like, rand, rand_like, randint, randn,
+                      randn_like, seed, stack, topk, tril, triu, where, zeros, zeros_like)
+from .tensors.dtypes import bool  # noqa: A004  (PyTorch's ta.bool; nothing below uses the builtin)
 from .tensors.creation import tensor
 from . import attention, functional  # noqa: E402  (after Tensor: they build on it)
 from . import nn, optim  # noqa: E402  (nn builds on functional and attention)

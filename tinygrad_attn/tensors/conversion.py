@@ -14,9 +14,10 @@ import numpy as np
 
 from .. import core
 from ..ops import elementwise as ew
+from .dtypes import check_device, device as _device
 from .tensor import Tensor, apply, lift_pair
 
-CPU = "cpu"
+_CPU = _device("cpu")
 
 
 # ---- sizes, as methods (PyTorch) ----
@@ -40,13 +41,6 @@ Tensor.numel.__doc__ = "The number of elements."
 
 
 # ---- dtypes and devices ----
-def _check_device(device: Any, where: str) -> None:
-    name = getattr(device, "type", device)
-    if device is not None and str(name).split(":")[0] != CPU:
-        raise ValueError(f"{where}: this engine runs on the CPU only, got device {device!r}; "
-                         "hand the model to PyTorch (to_torch()) to use a GPU")
-
-
 def _converted(self: Tensor, dtype: Any) -> Tensor:
     """A float dtype stays in the graph (astype); an integer or bool one gives a plain tensor,
     as PyTorch's `.long()` does (its result has no gradient)."""
@@ -68,12 +62,13 @@ def _to(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: b
             device = arg  # "cpu" or a device object
         else:
             dtype = arg
-    _check_device(device, "to")
+    check_device(device, "to")
     out = self if dtype is None else _converted(self, dtype)
     return Tensor(out.data.copy()) if copy and out is self else out
 
 
 Tensor.to = _to
+Tensor.device = property(lambda self: _CPU, doc="Where the tensor lives: always the CPU here.")
 Tensor.float = lambda self: _converted(self, np.float32)
 Tensor.double = lambda self: _converted(self, np.float64)
 Tensor.half = lambda self: _converted(self, np.float16)
