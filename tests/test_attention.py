@@ -287,7 +287,10 @@ def test_causal_mask_combines_with_a_numpy_mask():
 
 # ---- bad input ----
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(mask=np.ones((4, 5))), TypeError, r"mask must be boolean .* got dtype float64"),
+    (dict(mask=np.ones((4, 5), dtype=np.int64)), TypeError,
+     r"attn_mask must be boolean \(True where attention is allowed\) or floating point .* got dtype int64"),
+    (dict(attn_mask=np.zeros((3, 1, 4, 5))), ValueError,
+     r"attn_mask of shape \(3, 1, 4, 5\) does not broadcast to the scores' shape \(2, 3, 4, 5\)"),
     (dict(mask=np.ones((3, 2, 3, 4, 5), dtype=bool)), ValueError,
      r"mask of shape \(3, 2, 3, 4, 5\) does not broadcast to the scores' shape \(2, 3, 4, 5\)"),
     (dict(mask=np.ones((4, 4), dtype=bool)), ValueError, r"mask of shape \(4, 4\) does not broadcast"),

@@ -40,9 +40,13 @@ PAIRS = {
     "cross_entropy": (lambda z: F.cross_entropy(z, TARGETS), lambda z: F.cross_entropy_composed(z, TARGETS), [(6, 5)]),
     "cross_entropy_ignore": (lambda z: F.cross_entropy(z, IGNORED, ignore_index=-100),
                              lambda z: F.cross_entropy_composed(z, IGNORED, ignore_index=-100), [(6, 5)]),
-    "layer_norm": (F.layer_norm, F.layer_norm_composed, [(2, 3, 5), (5,), (5,)]),
-    "layer_norm_plain": (F.layer_norm, F.layer_norm_composed, [(4, 5)]),
-    "layer_norm_weight_only": (F.layer_norm, F.layer_norm_composed, [(4, 5), (5,)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (5,), w, b), lambda x, w, b: F.layer_norm_composed(x, (5,), w, b),
+                   [(2, 3, 5), (5,), (5,)]),
+    "layer_norm_plain": (lambda x: F.layer_norm(x, 5), lambda x: F.layer_norm_composed(x, 5), [(4, 5)]),
+    "layer_norm_weight_only": (lambda x, w: F.layer_norm(x, (5,), w), lambda x, w: F.layer_norm_composed(x, (5,), w),
+                               [(4, 5), (5,)]),
+    "layer_norm_two_dims": (lambda x, w, b: F.layer_norm(x, (3, 5), w, b),
+                            lambda x, w, b: F.layer_norm_composed(x, (3, 5), w, b), [(2, 3, 5), (3, 5), (3, 5)]),
     "linear": (F.linear, F.linear_composed, [(2, 3, 4), (5, 4), (5,)]),
     "linear_no_bias": (F.linear, F.linear_composed, [(4,), (3, 4)]),
     "embedding": (lambda w: F.embedding(np.array([[1, 3, 1], [0, 1, 1]]), w),
@@ -95,9 +99,9 @@ def _torch_calls(torch):
         "cross_entropy_ignore_a_class": (lambda z: F.cross_entropy(z, TARGETS, ignore_index=4),
                                          lambda z: tf.cross_entropy(z, torch.as_tensor(TARGETS), ignore_index=4),
                                          [(6, 5)]),
-        "layer_norm": (lambda x, w, b: F.layer_norm(x, w, b, eps=1e-3),
+        "layer_norm": (lambda x, w, b: F.layer_norm(x, (5,), w, b, eps=1e-3),
                        lambda x, w, b: tf.layer_norm(x, (5,), w, b, eps=1e-3), [(2, 3, 5), (5,), (5,)]),
-        "layer_norm_plain": (F.layer_norm, lambda x: tf.layer_norm(x, (4,)), [(3, 4)]),
+        "layer_norm_plain": (lambda x: F.layer_norm(x, (4,)), lambda x: tf.layer_norm(x, (4,)), [(3, 4)]),
         "linear": (F.linear, tf.linear, [(2, 3, 4), (5, 4), (5,)]),
         "linear_no_bias": (F.linear, tf.linear, [(4,), (3, 4)]),
         "embedding": (lambda w: F.embedding(np.array([[1, 3, 1], [0, 1, 1]]), w),
@@ -165,11 +169,12 @@ def test_cross_entropy_with_every_target_ignored_is_zero_with_zero_gradients():
 
 @pytest.mark.parametrize("logits_shape, targets, error, message", [
     ((4, 6, 5), np.zeros((4, 6), dtype=int), ValueError,
-     r"logits must be \(N, C\), got shape \(4, 6, 5\); .*logits.reshape\(-1, 5\) and targets.reshape\(-1\)"),
-    ((3, 5), np.array([0, 5, 1]), ValueError, r"targets must be in \[0, 5\) .* got \[5\] at rows \[1\]"),
-    ((3, 5), np.array([0, -1, 1]), ValueError, r"targets must be in \[0, 5\)"),
-    ((3, 5), np.array([0, 1]), ValueError, r"targets must be \(N,\) = \(3,\) .* got shape \(2,\)"),
-    ((3, 5), np.array([0.0, 1.0, 2.0]), TypeError, r"targets must be integer class indices, got dtype float64"),
+     r"target must have shape \(4, 5\) for input \(4, 6, 5\) \(classes on dim 1\), got shape \(4, 6\); "
+     r".*input.reshape\(-1, 5\) and target.reshape\(-1\)"),
+    ((3, 5), np.array([0, 5, 1]), ValueError, r"target values must be in \[0, 5\) .* got \[5\] at \[1\]"),
+    ((3, 5), np.array([0, -1, 1]), ValueError, r"target values must be in \[0, 5\)"),
+    ((3, 5), np.array([0, 1]), ValueError, r"target must have shape \(3,\) for input \(3, 5\) .* got shape \(2,\)"),
+    ((3, 5), np.array([0.0, 1.0, 2.0]), TypeError, r"target must hold integer class indices, got dtype float64"),
 ])
 def test_cross_entropy_refuses_bad_shapes_and_targets(logits_shape, targets, error, message):
     with pytest.raises(error, match=message):
@@ -184,14 +189,14 @@ def test_cross_entropy_ignore_index_lets_out_of_range_markers_through():
 # ---- layer_norm ----
 def test_layer_norm_output_has_zero_mean_unit_variance_per_row():
     x = Tensor(_arrays(1, (4, 8))[0] * 5 + 3)
-    out = F.layer_norm(x, eps=1e-12).data
+    out = F.layer_norm(x, (8,), eps=1e-12).data
     np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-12)
     np.testing.assert_allclose(out.var(axis=-1), 1, atol=1e-10)
 
 
 def test_layer_norm_of_a_constant_row_is_finite():
     x = Tensor(np.full((2, 4), 7.0, dtype=np.float32), requires_grad=True)
-    out = F.layer_norm(x)
+    out = F.layer_norm(x, (4,))
     out.backward(np.ones((2, 4), dtype=np.float32))
     assert (out.data == 0).all() and np.isfinite(x.grad).all()
 
@@ -199,11 +204,16 @@ def test_layer_norm_of_a_constant_row_is_finite():
 def test_layer_norm_refuses_wrong_weight_shape_dtype_and_eps():
     x = Tensor(np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"layer_norm: weight must have shape \(4,\) .* got \(3,\)"):
-        F.layer_norm(x, Tensor(np.ones(3)))
+        F.layer_norm(x, (4,), Tensor(np.ones(3)))
     with pytest.raises(TypeError, match=r"layer_norm: bias has dtype float32 but the input has float64"):
-        F.layer_norm(x, None, Tensor(np.ones(4, dtype=np.float32)))
+        F.layer_norm(x, (4,), None, Tensor(np.ones(4, dtype=np.float32)))
     with pytest.raises(ValueError, match=r"layer_norm: eps must be a positive number"):
-        F.layer_norm(x, eps=0)
+        F.layer_norm(x, (4,), eps=0)
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape \(3,\) must be the last dims of the input, "
+                                         r"got input of shape \(2, 4\)"):
+        F.layer_norm(x, (3,))
+    with pytest.raises(TypeError, match=r"layer_norm: normalized_shape must be an int or a tuple"):
+        F.layer_norm(x, Tensor(np.ones(4)))
 
 
 # ---- float32 stays float32 ----

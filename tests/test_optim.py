@@ -138,7 +138,7 @@ def test_params_without_grad_are_skipped_and_keep_their_state_fresh():
     moving.grad = np.ones(2)
     optimizer.step()
     np.testing.assert_array_equal(frozen.data, np.ones(2))
-    assert optimizer.state[1] == {}
+    assert optimizer.state[frozen] == {}  # keyed by the parameter, as in PyTorch
     frozen.grad = np.ones(2)
     optimizer.step()  # frozen's first step: its own bias correction starts at t = 1
     np.testing.assert_allclose(frozen.data, 1 - 0.1, rtol=1e-6)
@@ -162,7 +162,7 @@ def test_float32_parameters_stay_float32(name):
         optimizer.step()
     assert param.data.dtype == np.float32
     assert param.data is data_before  # updated in place: graphs and views see the new values
-    assert all(value.dtype == np.float32 for value in optimizer.state[0].values() if isinstance(value, np.ndarray))
+    assert all(value.dtype == np.float32 for value in optimizer.state[param].values() if isinstance(value, np.ndarray))
 
 
 def test_lr_can_be_changed_between_steps():
@@ -284,5 +284,5 @@ def test_with_kernels_on_the_moments_live_in_one_long_vector():
     for param in params:
         param.grad = np.ones(param.shape)
     optimizer.step()
-    bases = {id(state["exp_avg"].base) for state in optimizer.state}
-    assert len(bases) == 1 and optimizer.state[0]["exp_avg"].base is not None  # views into one buffer
+    bases = {id(optimizer.state[param]["exp_avg"].base) for param in params}  # state is keyed by parameter
+    assert len(bases) == 1 and optimizer.state[params[0]]["exp_avg"].base is not None  # views into one buffer

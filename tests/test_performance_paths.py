@@ -245,8 +245,8 @@ def test_the_cached_causal_mask_cannot_be_changed():
 # ---- backwards never write into the gradient they are given ----
 @pytest.mark.parametrize("make", [
     lambda x: F.gelu(x, approximate="tanh"),
-    lambda x: F.layer_norm(x, Tensor(np.full(6, 1.5), requires_grad=True), Tensor(np.zeros(6), requires_grad=True)),
-    lambda x: F.layer_norm(x),
+    lambda x: F.layer_norm(x, (6,), Tensor(np.full(6, 1.5), requires_grad=True), Tensor(np.zeros(6), requires_grad=True)),
+    lambda x: F.layer_norm(x, (6,)),
     lambda x: F.linear(x, Tensor(np.ones((3, 6)), requires_grad=True), Tensor(np.ones(3), requires_grad=True)),
     lambda x: attention.packed_attention(x, 2, is_causal=True),
     lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True),

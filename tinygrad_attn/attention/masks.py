@@ -4,6 +4,10 @@ A mask is a boolean NumPy array, True where a query may attend to a key (PyTorch
 `attn_mask`), broadcastable to the scores (..., Tq, Tk). `is_causal` adds "query t sees keys
 0..t". Masks never need gradients, so they stay NumPy arrays, and `&`, `|`, `~` combine them.
 A disallowed score becomes -inf before the softmax, so its weight is exactly 0.
+
+`scaled_dot_product_attention` also takes a floating-point `attn_mask`, as PyTorch does: a
+bias added to the scores (-inf where a key is not allowed, any other number to favour or
+disfavour it); `check_attn_mask` tells the two kinds apart.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import numpy as np
 
 from ..tensors.tensor import Tensor
 
-__all__ = ["causal_mask", "check_mask", "allowed_keys", "mask_scores"]
+__all__ = ["causal_mask", "check_mask", "check_attn_mask", "allowed_keys", "mask_scores"]
 
 
 def causal_mask(T: int, num_keys: int | None = None) -> np.ndarray:
@@ -46,6 +50,37 @@ def check_mask(mask: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarr
         raise ValueError(f"{where}: mask of shape {allowed.shape} does not broadcast to the scores' "
                          f"shape {scores_shape} (..., Tq, Tk)")
     return allowed
+
+
+def _fits(shape: tuple[int, ...], scores_shape: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, scores_shape) == scores_shape
+    except ValueError:
+        return False
+
+
+def check_attn_mask(attn_mask: Any, scores_shape: tuple[int, ...], dtype: np.dtype, where: str
+                    ) -> tuple[np.ndarray | None, Tensor | None]:
+    """PyTorch's `attn_mask`: (allowed, None) for a boolean mask (True where attention is
+    allowed), (None, bias) for a floating-point one (added to the scores, in the inputs' dtype;
+    a Tensor that requires grad gets its gradient), (None, None) for no mask. Either broadcasts
+    to the scores (..., Tq, Tk) without enlarging them."""
+    if attn_mask is None:
+        return None, None
+    array = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    if array.dtype == np.bool_:
+        return check_mask(attn_mask, scores_shape, where), None
+    if array.dtype.kind != "f":
+        raise TypeError(f"{where}: attn_mask must be boolean (True where attention is allowed) or floating point "
+                        f"(added to the scores), got dtype {array.dtype}")
+    if not _fits(array.shape, scores_shape):
+        raise ValueError(f"{where}: attn_mask of shape {array.shape} does not broadcast to the scores' "
+                         f"shape {scores_shape} (..., Tq, Tk)")
+    if isinstance(attn_mask, Tensor):
+        bias = attn_mask if array.dtype == dtype else attn_mask.astype(dtype)
+    else:
+        bias = Tensor(array, dtype=dtype)
+    return None, bias
 
 
 def allowed_keys(mask: np.ndarray | None, is_causal: bool, queries: int, keys: int) -> np.ndarray | None:

@@ -75,7 +75,7 @@ def packed_attention(qkv: Any, n_heads: int, mask: Any = None, is_causal: bool =
     head-major into `n_heads` heads of d / n_heads channels; returns (B, T, d), heads merged.
 
     The same numbers as cutting qkv into per-head q, k, v, calling
-    `scaled_dot_product_attention(q, k, v, mask, is_causal, scale=scale)` and merging the heads
+    `scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal, scale=scale)` and merging the heads
     back, but one op (its kernel reads the heads as views and writes d(qkv) in one array).
     `mask` broadcasts to (B, n_heads, T, T).
     """

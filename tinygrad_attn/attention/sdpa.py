@@ -9,6 +9,11 @@
   `return_weights=True` it is two ops instead, `attention_weights` then an ordinary matmul, so
   the weights are a node on the loss path and `weights.retain_grad()` shows dL/dW.
 - `attention_weights(q, k)`: the weights alone, as one op.
+- A floating-point `attn_mask` (PyTorch's additive mask) is a bias on the scores: the weights
+  are then `biased_attention_weights(q, k, bias)`, one op whose backward also reaches the bias
+  (dBias = dS), followed by a matmul with v.
+- `dropout_p` > 0 drops weights (F.dropout, from the generator `ta.manual_seed` sets) before
+  the matmul with v, as PyTorch does whenever dropout_p > 0.
 
 Backward, with G = dL/doutput and W the saved weights (`ctx.saved.attn_weights`):
 
@@ -34,9 +39,10 @@ from ..kernels import attention as kernels
 from ..ops.registry import define
 from ..ops.samples import S
 from ..tensors.tensor import Tensor, apply, as_tensor
-from .masks import allowed_keys, check_mask, mask_scores
+from .masks import allowed_keys, check_attn_mask, mask_scores
 
-__all__ = ["scaled_dot_product_attention", "attention_weights", "SDPA", "ATTENTION_WEIGHTS"]
+__all__ = ["scaled_dot_product_attention", "attention_weights", "SDPA", "ATTENTION_WEIGHTS",
+           "BIASED_ATTENTION_WEIGHTS"]
 
 
 # ---- the math, on NumPy arrays (packed attention runs the same, head by head) ----
@@ -110,6 +116,28 @@ ATTENTION_WEIGHTS = define("attention_weights", forward=weights_forward, backwar
                            kernel=(kernels.weights_forward, kernels.weights_backward))
 
 
+# ---- biased_attention_weights: q, k, bias -> softmax(q kᵀ · scale + bias) (a float attn_mask) ----
+def biased_weights_forward(ctx, q, k, bias, is_causal, scale):
+    scores = q @ np.swapaxes(k, -1, -2) * scale + bias
+    allowed = allowed_keys(None, is_causal, q.shape[-2], k.shape[-2])
+    weights = softmax_over_keys(mask_scores(scores, allowed))
+    ctx.save(attn_weights=weights, scale=scale, is_causal=is_causal)
+    return weights
+
+
+def biased_weights_backward(ctx, upstream_grad):
+    q, k, _ = (x.data for x in ctx.inputs)
+    W, scale = ctx.saved.attn_weights, ctx.saved.scale
+    dS = W * (upstream_grad - np.sum(upstream_grad * W, axis=-1, keepdims=True))
+    return dS @ k * scale, np.swapaxes(dS, -1, -2) @ q * scale, dS  # the registry sums dS to the bias's shape
+
+
+BIASED_ATTENTION_WEIGHTS = define(
+    "biased_attention_weights", forward=biased_weights_forward, backward=biased_weights_backward, unbroadcast=True,
+    formulas=("dQ = dS·K·scale, with dS = W ⊙ (G − rowsum(G ⊙ W))", "dK = dSᵀ·Q·scale",
+              "dBias = dS (summed over the dims the bias was broadcast along)"))
+
+
 # ---- checking the inputs (the public functions below, attention_steps and packed attention) ----
 def check_inputs(where: str, q: Any, k: Any, v: Any = None) -> tuple[Tensor, Tensor, Tensor | None, tuple[int, ...]]:
     """q, k (and v) as tensors, checked; also the shape of the scores (..., Tq, Tk)."""
@@ -158,54 +186,95 @@ def check_scale(scale: float | None, d: int, dtype: np.dtype, where: str) -> np.
 
 
 # ---- the public functions ----
-def attention_weights(q: Any, k: Any, mask: Any = None, is_causal: bool = False,
-                      scale: float | None = None) -> Tensor:
-    """softmax over keys of q @ kᵀ · scale (default 1/√d), disallowed keys excluded: (..., Tq, Tk).
+def _given_mask(attn_mask: Any, mask: Any, where: str) -> Any:
+    """`attn_mask`, or `mask` (our older spelling, kept as an alias)."""
+    if mask is None:
+        return attn_mask
+    if attn_mask is not None:
+        raise TypeError(f"{where}: got both attn_mask and mask; mask is an alias of attn_mask, pass one")
+    return mask
 
-    One op with its own backward straight to q and k. `mask` and `is_causal` as in
-    `scaled_dot_product_attention`.
-    """
-    where = "attention_weights"
-    q, k, _, scores_shape = check_inputs(where, q, k)
-    mask = check_mask(mask, scores_shape, where)
-    scale = check_scale(scale, q.shape[-1], q.data.dtype, where)
-    weights = apply(ATTENTION_WEIGHTS, (q, k), mask=mask, is_causal=bool(is_causal), scale=scale)
+
+def _weights(where: str, q: Tensor, k: Tensor, attn_mask: Any, is_causal: bool, scale: np.floating,
+             scores_shape: tuple[int, ...]) -> Tensor:
+    """The attention weights as one node: a boolean mask goes into the op, a float one is a bias input."""
+    allowed, bias = check_attn_mask(attn_mask, scores_shape, q.data.dtype, where)
+    if bias is None:
+        weights = apply(ATTENTION_WEIGHTS, (q, k), mask=allowed, is_causal=bool(is_causal), scale=scale)
+    else:
+        weights = apply(BIASED_ATTENTION_WEIGHTS, (q, k, bias), is_causal=bool(is_causal), scale=scale)
     weights.name = "weights"
     return weights
 
 
-def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, is_causal: bool = False,
-                                 return_weights: bool = False, scale: float | None = None
-                                 ) -> Tensor | tuple[Tensor, Tensor]:
-    """softmax(q @ kᵀ / √d) @ v with q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv) -> (..., Tq, dv).
+def attention_weights(query: Any, key: Any, attn_mask: Any = None, is_causal: bool = False,
+                      scale: float | None = None, *, mask: Any = None) -> Tensor:
+    """softmax over keys of query @ keyᵀ · scale (default 1/√d), masked: (..., Tq, Tk).
 
-    Leading (batch, head) dims broadcast. `mask`: boolean, True where query i may attend to
-    key j, broadcastable to (..., Tq, Tk) without enlarging it. `is_causal`: query i attends
-    to keys 0..i, aligned top-left when Tq != Tk (as in PyTorch); combined with `mask` by "and"
-    when both are given. A query with no allowed key gets a zero output and zero gradients.
-    `scale` replaces 1/√d. With `return_weights=True` returns `(output, weights)`, the
-    weights (..., Tq, Tk) being the tensor the output is computed from (on the loss path).
+    One op with its own backward straight to q and k (and to a float mask). `attn_mask`
+    (`mask=` is an alias) and `is_causal` as in `scaled_dot_product_attention`.
+    """
+    where = "attention_weights"
+    q, k, _, scores_shape = check_inputs(where, query, key)
+    scale = check_scale(scale, q.shape[-1], q.data.dtype, where)
+    return _weights(where, q, k, _given_mask(attn_mask, mask, where), is_causal, scale, scores_shape)
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, *, scale: float | None = None, enable_gqa: bool = False,
+                                 return_weights: bool = False, mask: Any = None) -> Tensor | tuple[Tensor, Tensor]:
+    """softmax(q @ kᵀ / √d + mask) @ v with query (..., Tq, d), key (..., Tk, d), value (..., Tk, dv)
+    -> (..., Tq, dv), as torch.nn.functional.scaled_dot_product_attention.
+
+    Leading (batch, head) dims broadcast. `attn_mask` (`mask=` is our older alias) broadcasts
+    to (..., Tq, Tk) without enlarging it: boolean, True where query i may attend to key j; or
+    floating point, added to the scores (-inf excludes a key). `is_causal`: query i attends to
+    keys 0..i, aligned top-left when Tq != Tk (as in PyTorch); with a mask as well (PyTorch
+    refuses the pair) both apply. A query with no allowed key gets a zero output and zero
+    gradients. `dropout_p` > 0 drops attention weights with that probability (scaling the rest
+    by 1/(1 - p)) whenever it is given, as in PyTorch: pass 0.0 when evaluating. `scale`
+    replaces 1/√d. `scale` and `enable_gqa` (refused) are keyword-only, as in PyTorch.
+    With `return_weights=True` returns `(output, weights)`, the weights
+    (..., Tq, Tk) being the tensor the output is computed from (on the loss path; before dropout).
     """
     where = "scaled_dot_product_attention"
-    q, k, v, scores_shape = check_inputs(where, q, k, v)
+    if enable_gqa:
+        raise NotImplementedError(f"{where}: enable_gqa=True is not supported; repeat the key and value heads to "
+                                  "the number of query heads first")
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{where}: dropout_p must be a probability in [0, 1], got {dropout_p!r}")
+    q, k, v, scores_shape = check_inputs(where, query, key, value)
     scale = check_scale(scale, q.shape[-1], q.data.dtype, where)
-    mask = check_mask(mask, scores_shape, where)
-    if return_weights:
-        weights = apply(ATTENTION_WEIGHTS, (q, k), mask=mask, is_causal=bool(is_causal), scale=scale)
-        weights.name = "weights"
-        return weights @ v, weights
-    return apply(SDPA, (q, k, v), mask=mask, is_causal=bool(is_causal), scale=scale)
+    attn_mask = _given_mask(attn_mask, mask, where)
+    float_mask = attn_mask is not None and (attn_mask.data if isinstance(attn_mask, Tensor)
+                                            else np.asarray(attn_mask)).dtype != np.bool_
+    if not (return_weights or dropout_p > 0 or float_mask):  # the usual case: one fused op
+        allowed, _ = check_attn_mask(attn_mask, scores_shape, q.data.dtype, where)
+        return apply(SDPA, (q, k, v), mask=allowed, is_causal=bool(is_causal), scale=scale)
+    weights = _weights(where, q, k, attn_mask, is_causal, scale, scores_shape)
+    attended = weights
+    if dropout_p > 0:
+        from ..functional.regularization import dropout  # functional imports attention: looked up at call time
+
+        attended = dropout(weights, float(dropout_p))
+    out = attended @ v
+    return (out, weights) if return_weights else out
 
 
 # ---- usages: sample inputs and PyTorch's version ----
-def torch_attention(torch: Any, q: Any, k: Any, v: Any, mask: np.ndarray | None = None, is_causal: bool = False) -> Any:
-    attn_mask = None if mask is None else torch.as_tensor(mask)
-    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+def torch_attention(torch: Any, q: Any, k: Any, v: Any, attn_mask: Any = None, is_causal: bool = False,
+                    **kwargs: Any) -> Any:
+    if isinstance(attn_mask, np.ndarray):
+        attn_mask = torch.as_tensor(attn_mask)
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                                            **kwargs)
 
 
-def _torch_attention_weights(torch: Any, q: Any, k: Any, mask: np.ndarray | None = None, is_causal: bool = False) -> Any:
+def _torch_attention_weights(torch: Any, q: Any, k: Any, attn_mask: np.ndarray | None = None,
+                             is_causal: bool = False) -> Any:
     scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
-    allowed = np.ones(tuple(scores.shape[-2:]), dtype=bool) if mask is None else mask
+    allowed = np.ones(tuple(scores.shape[-2:]), dtype=bool) if attn_mask is None else attn_mask
     if is_causal:
         allowed = allowed & np.tri(*scores.shape[-2:], dtype=bool)
     return torch.softmax(scores.masked_fill(~torch.as_tensor(allowed), float("-inf")), dim=-1)
@@ -216,16 +285,26 @@ _ATTENTION_SAMPLES = (
     S((2, 4, 3), (2, 5, 3), (2, 5, 2)),
     S((2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 3), is_causal=True),
     S((3, 3), (5, 3), (5, 4), is_causal=True, note="Tq < Tk: causal is aligned top-left, as in PyTorch"),
-    S((2, 4, 3), (2, 4, 3), (2, 4, 3), mask=KEY_PADDING, note="padding keys masked"),
+    S((2, 4, 3), (2, 4, 3), (2, 4, 3), attn_mask=KEY_PADDING, note="padding keys masked"),
     S((2, 1, 4, 3), (3, 4, 3), (3, 4, 2), note="batch dims broadcast"),
+    S((2, 4, 3), (2, 4, 3), (2, 4, 3), scale=0.3),
 )
 
 SDPA.usage("F.scaled_dot_product_attention", lambda q, k, v, **kw: scaled_dot_product_attention(q, k, v, **kw),
-           torch_attention, *_ATTENTION_SAMPLES, note="one fused op; mask True where attention is allowed")
+           torch_attention, *_ATTENTION_SAMPLES, note="one fused op; a boolean mask is True where attention is allowed")
 ATTENTION_WEIGHTS.usage("F.scaled_dot_product_attention",
                         lambda q, k, v, **kw: scaled_dot_product_attention(q, k, v, return_weights=True, **kw)[0],
                         torch_attention, *_ATTENTION_SAMPLES, variant="return_weights",
                         note="two ops, attention_weights then matmul, so the weights are on the loss path")
 ATTENTION_WEIGHTS.usage("F.attention_weights", lambda q, k, **kw: attention_weights(q, k, **kw),
                         _torch_attention_weights, S((2, 4, 3), (2, 5, 3)), S((2, 4, 3), (2, 4, 3), is_causal=True),
-                        S((2, 4, 3), (2, 4, 3), mask=KEY_PADDING))
+                        S((2, 4, 3), (2, 4, 3), attn_mask=KEY_PADDING))
+BIASED_ATTENTION_WEIGHTS.usage(
+    "F.scaled_dot_product_attention",
+    lambda q, k, v, bias, **kw: scaled_dot_product_attention(q, k, v, attn_mask=bias, **kw),
+    lambda torch, q, k, v, bias, **kw: torch_attention(torch, q, k, v, attn_mask=bias, **kw),
+    S((2, 4, 3), (2, 5, 3), (2, 5, 2), (4, 5), note="one bias for every batch, broadcast: its gradient is summed"),
+    S((2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 3), (2, 1, 1, 4), note="a bias per key (e.g. soft padding)"),
+    S((4, 3), (6, 3), (6, 5), (4, 6), scale=0.5),
+    S((2, 4, 3), (2, 4, 3), (2, 4, 2), (2, 4, 4)),
+    variant="float_mask", note="a float attn_mask is added to the scores (and gets its gradient)")

@@ -131,14 +131,23 @@ GELU_TANH.usage("F.gelu", lambda x, **kw: gelu(x, **kw), lambda torch, x, **kw: 
 
 
 # ---- softmax and log_softmax (the tensor primitives, as F.softmax and F.log_softmax) ----
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / Σ exp(x) along `axis`, stable for logits of any size."""
-    return float_tensor(x, "softmax").softmax(axis)
+def _dim(dim: int, axis: int | None, where: str) -> int:
+    """PyTorch's `dim`, with NumPy's `axis` accepted as an alias."""
+    if axis is None:
+        return dim
+    if dim != -1 and dim != axis:
+        raise TypeError(f"{where}: got dim={dim!r} and axis={axis!r}; pass one (axis is an alias of dim)")
+    return axis
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - log Σ exp(x) along `axis`, stable for logits of any size."""
-    return float_tensor(x, "log_softmax").log_softmax(axis)
+def softmax(input: Any, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """exp(x) / Σ exp(x) along `dim` (`axis=` is an alias), stable for logits of any size."""
+    return float_tensor(input, "softmax").softmax(_dim(dim, axis, "softmax"))
+
+
+def log_softmax(input: Any, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """x - log Σ exp(x) along `dim` (`axis=` is an alias), stable for logits of any size."""
+    return float_tensor(input, "log_softmax").log_softmax(_dim(dim, axis, "log_softmax"))
 
 
 def softmax_composed(x: Tensor, axis: int = -1) -> Tensor:

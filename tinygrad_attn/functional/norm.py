@@ -1,4 +1,4 @@
-"""layer_norm over the last axis, as one op, and its composed twin.
+"""layer_norm over the trailing dims, as one op (over one flattened axis), and its composed twin.
 
 One op because its backward, derived by hand, is three lines where the chain through mean,
 var, sqrt and divide is a long graph. The tuned version is in `kernels/norm.py`.
@@ -56,40 +56,69 @@ LAYER_NORM = define("layer_norm", forward=layer_norm_forward, backward=layer_nor
                     note="the formulas are for (x, weight, bias); weight and bias are optional")
 
 
-def _check_layer_norm(x: Any, weight: Any, bias: Any, eps: float, where: str
-                      ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+def check_normalized_shape(normalized_shape: Any, where: str) -> tuple[int, ...]:
+    """`normalized_shape` (an int, or a tuple or list of ints: the trailing dims) as a tuple."""
+    dims = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if isinstance(dims, Tensor) or not isinstance(dims, (tuple, list)):
+        raise TypeError(f"{where}: normalized_shape must be an int or a tuple of ints (the trailing dims), "
+                        f"got {normalized_shape!r}")
+    if not dims or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in dims):
+        raise TypeError(f"{where}: normalized_shape must be an int or a non-empty tuple of ints, got {normalized_shape!r}")
+    if any(n < 1 for n in dims):
+        raise ValueError(f"{where}: normalized_shape {tuple(dims)} must have every dim >= 1")
+    return tuple(int(n) for n in dims)
+
+
+def _check_layer_norm(x: Any, normalized_shape: Any, weight: Any, bias: Any, eps: float, where: str
+                      ) -> tuple[Tensor, tuple[int, ...], Tensor | None, Tensor | None]:
     x = float_tensor(x, where)
-    if x.data.ndim == 0 or x.shape[-1] == 0:
-        raise ValueError(f"{where}: needs a last axis with at least one element, got shape {x.shape}")
+    shape = check_normalized_shape(normalized_shape, where)
+    if x.data.ndim < len(shape) or x.shape[x.data.ndim - len(shape):] != shape:
+        raise ValueError(f"{where}: normalized_shape {shape} must be the last dims of the input, got input of "
+                         f"shape {x.shape} (expected (*, {', '.join(map(str, shape))}))")
     weight = None if weight is None else float_tensor(weight, where, "weight")
     bias = None if bias is None else float_tensor(bias, where, "bias")
     for name, param in (("weight", weight), ("bias", bias)):
-        if param is not None and param.shape != x.shape[-1:]:
-            raise ValueError(f"{where}: {name} must have shape {x.shape[-1:]} (the last axis of the input "
-                             f"{x.shape}), got {param.shape}")
+        if param is not None and param.shape != shape:
+            raise ValueError(f"{where}: {name} must have shape {shape} (normalized_shape, the last dims of the "
+                             f"input {x.shape}), got {param.shape}")
     same_dtype(where, x, ("weight", weight), ("bias", bias))
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < eps < math.inf:
         raise ValueError(f"{where}: eps must be a positive number (it keeps 1/√(var + eps) finite), got {eps!r}")
-    return x, weight, bias
+    return x, shape, weight, bias
 
 
-def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
-    """(x - mean) / √(var + eps) over the last axis (biased variance), then · weight + bias.
+def layer_norm(input: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Tensor:
+    """(x - mean) / √(var + eps) over the trailing dims `normalized_shape` (biased variance),
+    then · weight + bias (each of shape normalized_shape), as torch.nn.functional.layer_norm.
 
-    weight and bias, when given, have the shape of the last axis.
+    Over one trailing dim it is one op; over several, those dims are flattened into one around
+    the op (a reshape either side), so the same op and kernel run.
     """
-    x, weight, bias = _check_layer_norm(x, weight, bias, eps, "layer_norm")
+    x, shape, weight, bias = _check_layer_norm(input, normalized_shape, weight, bias, eps, "layer_norm")
+    if len(shape) > 1:  # normalise over the flattened trailing dims
+        width = int(np.prod(shape))
+        rows = x.reshape(x.shape[:x.data.ndim - len(shape)] + (width,))
+        params = tuple(p.reshape((width,)) for p in (weight, bias) if p is not None)
+        out = _layer_norm_op(rows, params, eps, weight is not None, bias is not None)
+        return out.reshape(x.shape)
     params = tuple(p for p in (weight, bias) if p is not None)
+    return _layer_norm_op(x, params, eps, weight is not None, bias is not None)
+
+
+def _layer_norm_op(x: Tensor, params: tuple, eps: float, has_weight: bool, has_bias: bool) -> Tensor:
     # eps as a Python float: it then takes the input's dtype (a NumPy float64 would widen float32)
-    return apply(LAYER_NORM, (x,) + params, eps=float(eps), has_weight=weight is not None, has_bias=bias is not None)
+    return apply(LAYER_NORM, (x,) + params, eps=float(eps), has_weight=has_weight, has_bias=has_bias)
 
 
-def layer_norm_composed(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
-                        eps: float = 1e-5) -> Tensor:
+def layer_norm_composed(input: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None,
+                        bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """`layer_norm` from primitive ops: mean, var (biased), sqrt, divide, scale and shift."""
-    x, weight, bias = _check_layer_norm(x, weight, bias, eps, "layer_norm")
-    centered = x - x.mean(axis=-1, keepdims=True)
-    out = centered / (x.var(axis=-1, keepdims=True, correction=0) + eps).sqrt()
+    x, shape, weight, bias = _check_layer_norm(input, normalized_shape, weight, bias, eps, "layer_norm")
+    dims = tuple(range(-len(shape), 0))
+    centered = x - x.mean(axis=dims, keepdims=True)
+    out = centered / (x.var(axis=dims, keepdims=True, correction=0) + eps).sqrt()
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -97,7 +126,17 @@ def layer_norm_composed(x: Tensor, weight: Tensor | None = None, bias: Tensor | 
     return out
 
 
-LAYER_NORM.usage("F.layer_norm", lambda x, *params, eps=1e-5: layer_norm(x, *params, eps=eps),
-                 lambda torch, x, *params, eps=1e-5: torch.nn.functional.layer_norm(x, x.shape[-1:], *params, eps=eps),
-                 S((2, 3, 5), (5,), (5,)), S((3, 4)), S((3, 4), (4,)), S((2, 4), (4,), (4,), eps=1e-2),
-                 S((0, 3), (3,), (3,)), note="over the last axis; weight and bias optional")
+def _torch_layer_norm(torch: Any, x: Any, *params: Any, normalized_shape: Any, eps: float = 1e-5) -> Any:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)  # torch's F wants a tuple
+    return torch.nn.functional.layer_norm(x, shape, *params, eps=eps)
+
+
+LAYER_NORM.usage("F.layer_norm",
+                 lambda x, *params, normalized_shape, eps=1e-5: layer_norm(x, normalized_shape, *params, eps=eps),
+                 _torch_layer_norm,
+                 S((2, 3, 5), (5,), (5,), normalized_shape=(5,)), S((3, 4), normalized_shape=4),
+                 S((3, 4), (4,), normalized_shape=[4]), S((2, 4), (4,), (4,), normalized_shape=(4,), eps=1e-2),
+                 S((0, 3), (3,), (3,), normalized_shape=(3,)),
+                 S((2, 3, 4), (3, 4), (3, 4), normalized_shape=(3, 4), note="over the last two dims"),
+                 S((2, 3, 4), normalized_shape=(2, 3, 4), note="over every dim"),
+                 note="over the trailing dims normalized_shape; weight and bias optional")

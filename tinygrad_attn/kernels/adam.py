@@ -11,8 +11,8 @@ term. While kernels are on (`ta.use_kernels()`, the default) it runs this instea
   parameter's `exp_avg` / `exp_avg_sq` become views into the long moments, so the
   per-parameter path (tuned or readable) can take over at any step and continue from them.
 
-`settings` is anything with `lr`, `betas`, `eps`, `weight_decay` and `decoupled_decay` (an
-Adam optimizer). A state dict holds `step`, `exp_avg`, `exp_avg_sq`, and here also `scratch`
+`settings` is anything with `lr`, `betas`, `eps`, `weight_decay` and `decoupled_decay` (the
+options of one parameter group, as `optim.Adam` passes them; each group is its own long vector). A state dict holds `step`, `exp_avg`, `exp_avg_sq`, and here also `scratch`
 and, for Adam's coupled decay, `decayed_grad`. This module imports only NumPy.
 """
 from __future__ import annotations

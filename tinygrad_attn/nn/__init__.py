@@ -1,17 +1,20 @@
 """Layers and models built from Tensor ops: `Module`, `Linear`, `MultiHeadAttention`, `GPT`, ...
 
-    module.py       Module, Parameter, ModuleList: registering, naming, saving weights
+    module.py       Module, Parameter, ModuleList, ModuleDict, Sequential: registering, naming,
+                    buffers, saving weights
+    init.py         nn.init: PyTorch's initialisation rules (normal_, xavier_uniform_, kaiming_uniform_, ...)
     layers.py       Linear, Embedding, LayerNorm, Dropout, GELU, ReLU
     multihead.py    MultiHeadAttention (one packed_attention op; see trace/ for looking inside)
     transformer.py  MLP, TransformerBlock, GPT, AttentionClassifier
 """
+from . import init
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU
-from .module import Module, ModuleList, Parameter
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .multihead import MultiHeadAttention
 from .transformer import GPT, MLP, AttentionClassifier, TransformerBlock
 
 __all__ = [
-    "Module", "ModuleList", "Parameter",
+    "Module", "ModuleList", "ModuleDict", "Sequential", "Parameter", "init",
     "Linear", "Embedding", "LayerNorm", "Dropout", "GELU", "ReLU",
     "MultiHeadAttention",
     "MLP", "TransformerBlock", "GPT", "AttentionClassifier",

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..functional.embeddings import check_padding_idx
+from ..functional.norm import check_normalized_shape
 from ..tensors import Tensor
 from ..tensors.tensor import DEFAULT_FLOAT
 from .module import Module, Parameter, as_generator, check_size
@@ -44,43 +46,60 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table: row i of `weight` (num_embeddings, embedding_dim) is the vector of id i.
 
-    Rows start as standard normal samples (PyTorch's default).
+    Rows start as standard normal samples (PyTorch's default). With `padding_idx`, that row
+    starts at zeros and never receives a gradient, so it stays what it is (e.g. a padding
+    token's vector); a negative `padding_idx` counts from the end, as in PyTorch.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, rng: int | np.random.Generator | None = None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, *,
+                 rng: int | np.random.Generator | None = None):
         super().__init__()
         self.num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
+        self.padding_idx = check_padding_idx(padding_idx, self.num_embeddings, "Embedding")
         generator = as_generator(rng, "Embedding")
-        self.weight = Parameter(generator.standard_normal((self.num_embeddings, self.embedding_dim)).astype(DEFAULT_FLOAT))
+        weight = generator.standard_normal((self.num_embeddings, self.embedding_dim)).astype(DEFAULT_FLOAT)
+        if self.padding_idx is not None:
+            weight[self.padding_idx] = 0
+        self.weight = Parameter(weight)
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class LayerNorm(Module):
-    """Normalise the last axis to mean 0 and variance 1, then scale by `weight` and shift by `bias`.
+    """Normalise the last len(normalized_shape) dims to mean 0 and variance 1, then scale by
+    `weight` and shift by `bias` (both of shape normalized_shape).
 
-    weight starts at ones and bias at zeros, so at first the layer only normalises.
+    `normalized_shape` is an int (the last dim) or a tuple of the trailing dims, as in
+    PyTorch. weight starts at ones and bias at zeros, so at first the layer only normalises;
+    `elementwise_affine=False` has neither, `bias=False` has no bias.
     """
 
-    def __init__(self, normalized_shape: int, eps: float = 1e-5):
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True):
         super().__init__()
-        self.normalized_shape = check_size("LayerNorm", "normalized_shape", normalized_shape)
+        self.normalized_shape = check_normalized_shape(normalized_shape, "LayerNorm")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
             raise ValueError(f"LayerNorm: eps must be a positive number, got {eps!r}")
         self.eps = float(eps)
-        self.weight = Parameter(np.ones(self.normalized_shape, dtype=DEFAULT_FLOAT))
-        self.bias = Parameter(np.zeros(self.normalized_shape, dtype=DEFAULT_FLOAT))
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=DEFAULT_FLOAT))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=DEFAULT_FLOAT)) if bias else None
+        else:
+            self.weight = self.bias = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.layer_norm(x, self.weight, self.bias, self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Dropout(Module):
@@ -106,12 +125,13 @@ class Dropout(Module):
 
 
 class GELU(Module):
-    """GELU activation; `approximate="tanh"` (default here, as in GPT-2) or `"none"` (exact erf)."""
+    """GELU activation: exact x·Φ(x) (`approximate="none"`, the default, as in PyTorch) or the
+    tanh form (`approximate="tanh"`, as in GPT-2)."""
 
-    def __init__(self, approximate: str = "tanh"):
+    def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("tanh", "none"):
-            raise ValueError(f"GELU: approximate must be 'tanh' or 'none', got {approximate!r}")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,9 +1,13 @@
-"""`Module`, `Parameter` and `ModuleList`: how layers hold their weights and name them.
+"""`Module`, `Parameter` and the containers `ModuleList`, `ModuleDict`, `Sequential`: how layers
+hold their weights and buffers and name them.
 
 A `Module` registers every `Parameter` and sub-`Module` assigned to one of its attributes, in
-the order they are assigned. That registry gives `named_parameters()` its dotted names
-(`blocks.0.attn.qkv_proj.weight`), `state_dict()` its keys, and each parameter its `.name`, so
-graphs and the backward stepper can say which weight a node is.
+the order they are assigned, and every tensor given to `register_buffer(name, tensor)` (state
+that is saved but not learned, e.g. a running count or a fixed mask). That registry gives
+`named_parameters()` its dotted names (`blocks.0.attn.qkv_proj.weight`), `state_dict()` its
+keys, and each parameter and buffer its `.name`, so graphs and the backward stepper can say
+which weight a node is. The rules are PyTorch's: a plain tensor assigned over a parameter, or
+a number over a sub-module, is refused; None keeps the slot (a layer without bias).
 
 Calling a module runs `forward` inside `core.scope(name)`, where `name` is the module's
 attribute name under its parent (`blocks.0`, `attn`) or, for the outermost module, its class
@@ -13,7 +17,8 @@ name in lower case (`gpt`). Every node made inside is tagged with the path, e.g.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -21,15 +26,20 @@ from ..core import place_in_scope, scope
 from ..tensors import Tensor
 from ..tensors.creation import default_rng
 
-__all__ = ["Parameter", "Module", "ModuleList", "as_generator", "LoadResult"]
+__all__ = ["Parameter", "Module", "ModuleList", "ModuleDict", "Sequential", "as_generator", "LoadResult"]
 
 
-def as_generator(rng: int | np.random.Generator | None, where: str) -> np.random.Generator:
-    """A NumPy Generator from a seed, a Generator, or None (the one `ta.manual_seed` sets)."""
+def as_generator(rng: Any, where: str) -> np.random.Generator:
+    """A NumPy Generator from a seed, a Generator, or None (the one `ta.manual_seed` sets).
+
+    An object holding a NumPy Generator as `.rng` (the engine's `ta.Generator`) works too.
+    """
     if rng is None:
         return default_rng()
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(getattr(rng, "rng", None), np.random.Generator):
+        return rng.rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(f"{where}: rng must be None, an int seed or a np.random.Generator, got {type(rng).__name__}")
@@ -69,6 +79,15 @@ class LoadResult(NamedTuple):
     unexpected_keys: list[str]
 
 
+def _as_array(value: Any) -> np.ndarray:
+    """A state_dict value (our Tensor, a NumPy array, a torch tensor, a list) as an array."""
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor: no torch import needed
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 class Module:
     """Base class of layers and models: subclass it, assign layers and `Parameter`s in
     `__init__` (after `super().__init__()`), and write `forward`.
@@ -78,10 +97,12 @@ class Module:
     """
 
     training: bool
-    _is_container = False  # ModuleList: its items take their scope name from it ("blocks.0")
+    _is_container = False  # ModuleList, ModuleDict: items take their scope name from it ("blocks.0")
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_path", "")  # dotted path from the outermost module
@@ -96,26 +117,104 @@ class Module:
                 f"{type(self).__name__}: call super().__init__() at the start of __init__, before assigning "
                 f"attribute {name!r}"
             )
-        modules = self.__dict__["_modules"]
-        # a replacement keeps its place in the order (as in PyTorch); anything else leaves the registries
+        modules, buffers = self.__dict__["_modules"], self.__dict__["_buffers"]
+        # a replacement keeps its place in the order (as in PyTorch)
         if isinstance(value, Parameter):
-            modules.pop(name, None)
+            self._forget(name, keep=registry)
             registry[name] = value
-            value.name = self._child_path(name)
-            place_in_scope(value, self.scope_path)
+            self._label(name, value)
         elif isinstance(value, Module):
-            registry.pop(name, None)
+            self._forget(name, keep=modules)
             modules[name] = value
             value._relabel(self._child_path(name), self._child_scope(name), self._child_scope_base())
-        else:
-            registry.pop(name, None)
-            modules.pop(name, None)
+        elif name in registry:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
+                                f"{name!r} (an nn.Parameter or None expected)")
+            registry[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as child module "
+                                f"{name!r} (an nn.Module or None expected)")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as buffer "
+                                f"{name!r} (a Tensor or None expected)")
+            buffers[name] = value
+            if value is not None:
+                self._label(name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        self._forget(name)
         object.__delattr__(self, name)
+
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Take `name` out of every registry but `keep`."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent_buffers.discard(name)
+
+    def _label(self, name: str, tensor: Tensor) -> None:
+        tensor.name = self._child_path(name)
+        place_in_scope(tensor, self.scope_path)  # drawn inside their module's cluster
+
+    def _check_new_name(self, kind: str, name: Any, registry: dict) -> None:
+        where = type(self).__name__
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: {kind} name must be a str, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f"{where}: {kind} name can't contain '.', got {name!r}")
+        if not name:
+            raise KeyError(f"{where}: {kind} name can't be the empty string")
+        if name not in registry and (hasattr(self, name) and name not in self._parameters
+                                     and name not in self._buffers and name not in self._modules):
+            raise KeyError(f"{where}: attribute {name!r} already exists")
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Keep `tensor` as state that is saved but not learned: an attribute, in `buffers()` and
+        (unless `persistent=False`) in `state_dict()`, but not in `parameters()`."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        self._check_new_name("buffer", name, self._buffers)
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists (as a "
+                           f"{'parameter' if name in self._parameters else 'module'})")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"{type(self).__name__}.register_buffer: cannot register {type(tensor).__name__} as "
+                            f"buffer {name!r} (a Tensor or None expected)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
+        if tensor is not None:
+            self._label(name, tensor)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (or None: an empty slot, as a layer without bias) under `name`."""
+        self._check_new_name("parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: cannot assign {type(param).__name__} as "
+                            f"parameter {name!r} (an nn.Parameter or None expected)")
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = None  # so that assigning None below keeps the slot
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Register `module` (or None) as the child `name`, as assigning it would."""
+        self._check_new_name("module", name, self._modules)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a Module")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = None
+        setattr(self, name, module)
+
+    register_module = add_module
 
     def _child_path(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
@@ -131,11 +230,13 @@ class Module:
         object.__setattr__(self, "_path", path)
         object.__setattr__(self, "_scope_name", scope_name)
         object.__setattr__(self, "_scope_base", scope_base)
-        for name, param in self._parameters.items():
-            param.name = self._child_path(name)
-            place_in_scope(param, self.scope_path)  # weights are drawn inside their module's cluster
+        for registry in (self._parameters, self._buffers):
+            for name, tensor in registry.items():
+                if tensor is not None:
+                    self._label(name, tensor)
         for name, child in self._modules.items():
-            child._relabel(self._child_path(name), self._child_scope(name), self._child_scope_base())
+            if child is not None:
+                child._relabel(self._child_path(name), self._child_scope(name), self._child_scope_base())
 
     @property
     def scope_name(self) -> str:
@@ -167,41 +268,75 @@ class Module:
             seen.add(id(module))
             yield name, module
             children = [(f"{name}.{child_name}" if name else child_name, child)
-                        for child_name, child in module._modules.items()]
+                        for child_name, child in module._modules.items() if child is not None]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
             yield module
 
-    def children(self) -> Iterator["Module"]:
-        yield from self._modules.values()
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        seen: set[int] = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def children(self) -> Iterator["Module"]:
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        seen: set[int] = set()
+        for module_name, module in modules:
+            for name, tensor in getattr(module, registry).items():
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield (f"{module_name}.{name}" if module_name else name), tensor
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter), each module's own parameters first, in the order assigned.
 
         A parameter shared by two modules is listed once, under its first name.
+        `recurse=False`: this module's own parameters only.
         """
-        seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
+        return self._named_members("_parameters", prefix, recurse)
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer registered with `register_buffer`, persistent or not."""
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
 
     def num_parameters(self) -> int:
         """How many numbers the model learns."""
         return sum(param.data.size for param in self.parameters())
 
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call `fn(module)` on every sub-module (children first) and then on this one; returns self.
+
+        The usual use is initialising weights: `model.apply(init_weights)`.
+        """
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be callable, got {type(fn).__name__}")
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     # ---- gradients and modes ----
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (`.grad` becomes None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: `.grad` becomes None (the default, as in PyTorch),
+        or, with `set_to_none=False`, an existing gradient is filled with zeros."""
         for param in self.parameters():
-            param.grad = None
+            _zero_grad(param, set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active) for this module and all under it; returns self."""
@@ -215,8 +350,15 @@ class Module:
         """Evaluation mode (dropout off) for this module and all under it; returns self."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Switch gradients of every parameter on or off (freezing a layer); returns self."""
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad)
+        return self
+
     def to(self, dtype: Any) -> "Module":
-        """Cast every parameter to a floating dtype (e.g. np.float64 for gradient checks); returns self.
+        """Cast every parameter and floating-point buffer to a floating dtype (e.g. np.float64 for
+        gradient checks); returns self.
 
         Do it before making an optimizer: the optimizer's state follows the parameters' dtype.
         """
@@ -226,46 +368,67 @@ class Module:
         for param in self.parameters():
             param.data = param.data.astype(target)
             param.grad = None
+        for buffer in self.buffers():
+            if buffer.data.dtype.kind == "f":
+                buffer.data = buffer.data.astype(target)
         return self
 
     # ---- saving and loading ----
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """What `state_dict` holds: per module (depth first) its parameters, then its persistent buffers."""
+        state: dict[str, Tensor] = {}
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                if param is not None and id(param) not in seen:  # a shared parameter: once, as parameters()
+                    seen.add(id(param))
+                    state[prefix + name] = param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    state[prefix + name] = buffer
+        return state
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: a copy of the parameter's array}, in `named_parameters()` order."""
-        return {name: param.data.copy() for name, param in self.named_parameters()}
+        """{dotted name: a copy of the array}: every parameter (in `named_parameters()` order within
+        each module) and every persistent buffer, module by module as in PyTorch."""
+        return {name: tensor.data.copy() for name, tensor in self._state_tensors().items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> LoadResult:
-        """Copy arrays into the parameters by name (cast to each parameter's dtype).
+        """Copy arrays into the parameters and persistent buffers by name (cast to each one's dtype).
 
-        With `strict` (the default) every parameter must be given and nothing else; a missing
-        or unexpected key or a wrong shape raises before any parameter is changed.
+        With `strict` (the default) every entry must be given and nothing else. A missing or
+        unexpected key (when strict) or a wrong shape raises a RuntimeError naming the keys before
+        anything is changed.
         """
         where = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{where}: expected a dict of arrays keyed by parameter name, got {type(state_dict).__name__}")
-        own = dict(self.named_parameters())
+        own = self._state_tensors()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        if strict and (missing or unexpected):
-            problems = []
-            if missing:
-                problems.append(f"missing keys {missing}")
-            if unexpected:
-                problems.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"{where}: " + "; ".join(problems))
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
         arrays = {}
         for name, value in state_dict.items():
             if name not in own:
                 continue
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if array.dtype.kind not in "fiu":
+            array = _as_array(value)
+            if array.dtype.kind not in "fiub":
                 raise TypeError(f"{where}: {name!r} holds dtype {array.dtype}, expected numbers")
             if array.shape != own[name].data.shape:
-                raise ValueError(
-                    f"{where}: {name!r} has shape {array.shape} but the parameter has shape {own[name].data.shape}"
-                )
+                problems.append(f"{name!r} has shape {array.shape} but the model's has shape {own[name].data.shape}")
             arrays[name] = array
+        if problems:
+            raise RuntimeError(f"{where}: " + "; ".join(problems) + " (nothing was loaded)")
         for name, array in arrays.items():
-            np.copyto(own[name].data, array, casting="unsafe")  # in place: optimizers keep their references
+            target = own[name]
+            if not target.data.flags.writeable:
+                target.data = target.data.copy()
+            np.copyto(target.data, array, casting="unsafe")  # in place: optimizers keep their references
         return LoadResult(missing, unexpected)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -274,7 +437,7 @@ class Module:
             np.savez(file, **self.state_dict())
 
     def load(self, path: str | os.PathLike) -> "Module":
-        """Load parameters saved by `save(path)` (strictly: the same names and shapes); returns self."""
+        """Load what `save(path)` wrote (strictly: the same names and shapes); returns self."""
         with np.load(path, allow_pickle=False) as archive:
             self.load_state_dict({name: archive[name] for name in archive.files})
         return self
@@ -286,20 +449,49 @@ class Module:
 
     def __repr__(self) -> str:
         extra = self.extra_repr()
-        if not self._modules:
+        children = [(name, child) for name, child in self._modules.items() if child is not None]
+        if not children:
             return f"{type(self).__name__}({extra})"
         lines = [f"  {extra}"] if extra else []
-        for name, child in self._modules.items():
+        for name, child in children:
             child_lines = repr(child).split("\n")
             lines.append(f"  ({name}): " + "\n  ".join(child_lines))
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _zero_grad(tensor: Tensor, set_to_none: bool) -> None:
+    if set_to_none or tensor.grad is None:
+        tensor.grad = None
+    elif tensor.grad.flags.writeable:
+        tensor.grad.fill(0)
+    else:
+        tensor.grad = np.zeros_like(tensor.grad)
+
+
+def _index_of(where: str, index: Any, size: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -size <= index < size:
+        raise IndexError(f"{where}: index {index!r} is out of range for {size} modules")
+    return int(index) % size
+
+
+def _slice_of(container: Module, index: slice, renumber: bool) -> Module:
+    """A container of the same kind holding the sliced items under their keys (a Sequential) or
+    numbered afresh (a ModuleList), as in PyTorch. The items keep their own names and scopes:
+    they still belong to the original container."""
+    part = type(container).__new__(type(container))
+    Module.__init__(part)
+    for position, name in enumerate(list(container._modules)[index]):
+        key = str(position) if renumber else name
+        part._modules[key] = container._modules[name]
+        object.__setattr__(part, key, container._modules[name])
+    return part
 
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered as `0.weight`, `1.weight`, ...
 
     It has no forward: loop over it and call the items. Each item runs in scope
-    `<list name>.<index>`, e.g. `blocks.0`.
+    `<list name>.<index>`, e.g. `blocks.0`. A slice is a ModuleList of the same modules.
     """
 
     _is_container = True
@@ -311,7 +503,7 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> "ModuleList":
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
+            raise TypeError(f"{type(self).__name__}.append: expected a Module, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
 
@@ -320,13 +512,10 @@ class ModuleList(Module):
             self.append(module)
         return self
 
-    def __getitem__(self, index: int) -> Module:
+    def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
-            raise TypeError("ModuleList: slicing is not supported; index one item at a time")
-        size = len(self._modules)
-        if not isinstance(index, (int, np.integer)) or not -size <= index < size:
-            raise IndexError(f"ModuleList: index {index!r} is out of range for {size} modules")
-        return self._modules[str(int(index) % size)]
+            return _slice_of(self, index, renumber=True)
+        return list(self._modules.values())[_index_of(type(self).__name__, index, len(self._modules))]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -336,3 +525,118 @@ class ModuleList(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); loop over it and call each module")
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys (`heads.copy.weight`), in insertion order.
+
+    It has no forward: look modules up by key and call them. Each runs in scope
+    `<dict name>.<key>`. Keys are strings without '.', and may not hide an attribute
+    (`keys`, `training`, ...), as in PyTorch.
+    """
+
+    _is_container = True
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict: no module under key {key!r}; keys are {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: the value of key {key!r} must be a Module, got {type(module).__name__}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # a clear KeyError when missing
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> list[str]:
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            del self[key]
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        try:
+            pairs = list(pairs)
+        except TypeError:
+            raise TypeError(f"ModuleDict.update: expected a mapping or pairs (key, module), got "
+                            f"{type(modules).__name__}") from None
+        for position, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"ModuleDict.update: item {position} must be a pair (key, module), got {pair!r}")
+            self[pair[0]] = pair[1]
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward(); look a module up by key and call it")
+
+
+class Sequential(Module):
+    """Modules called one after another: `Sequential(a, b, c)(x)` is `c(b(a(x)))`.
+
+    Registered as `0`, `1`, ... (or under the keys of an OrderedDict), so names read
+    `mlp.0.weight`; each runs in its own scope inside the Sequential's (`mlp/0`).
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for key, module in modules[0].items():
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: {key!r} must be a Module, got {type(module).__name__}")
+                self.add_module(key, module)
+            return
+        for position, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {position} must be a Module, got {type(module).__name__}")
+            self.add_module(str(position), module)
+
+    def append(self, module: Module) -> "Sequential":
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return _slice_of(self, index, renumber=False)
+        return list(self._modules.values())[_index_of("Sequential", index, len(self._modules))]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def forward(self, input: Any) -> Any:  # noqa: A002  (PyTorch's name)
+        for module in self:
+            input = module(input)
+        return input

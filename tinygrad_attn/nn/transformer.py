@@ -38,7 +38,11 @@ def _token_ids(idx: Any, where: str, block_size: int) -> np.ndarray:
 
 
 class MLP(Module):
-    """Position-wise feed-forward: Linear(d_model -> d_ff), GELU (tanh approximation), Linear back."""
+    """Position-wise feed-forward: Linear(d_model -> d_ff), GELU, Linear back.
+
+    The GELU is the tanh form, as in GPT-2, asked for explicitly: `nn.GELU()` and `F.gelu`
+    default to the exact erf form, as in PyTorch.
+    """
 
     def __init__(self, d_model: int, d_ff: int, rng: int | np.random.Generator | None = None):
         super().__init__()
