@@ -17,7 +17,8 @@ def test_readme_op_reference_is_the_op_table():
     )
 
 
-def test_readme_python_examples_run():
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that save a file write it here
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert len(blocks) >= 2
     for block in blocks:
