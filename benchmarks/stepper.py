@@ -20,27 +20,14 @@ import numpy as np  # noqa: E402
 
 from tinygrad_attn import Tensor, Value, nn  # noqa: E402
 from tinygrad_attn import functional as F  # noqa: E402
-from tinygrad_attn.scalar import dot, softmax, sum_values, weighted_sum  # noqa: E402
-from tinygrad_attn.teach.worked_example import KEYS, QUERY_A, TARGET, VALUES  # noqa: E402
+from tinygrad_attn.teach.worked_example import build_graph  # noqa: E402
 from tinygrad_attn.viz import BackwardStepper  # noqa: E402
 from tinygrad_attn.viz import render  # noqa: E402
 
 
 def worked_example_loss() -> Value:
-    """The worked example's graph (teach/worked_example.py's numbers), not yet backpropagated."""
-    query = [Value(x, name=f"q_A[{i}]") for i, x in enumerate(QUERY_A)]
-    keys = {t: [Value(x, name=f"k_{t}[{i}]") for i, x in enumerate(KEYS[t])] for t in KEYS}
-    values = {t: [Value(x, name=f"v_{t}[{i}]") for i, x in enumerate(VALUES[t])] for t in KEYS}
-    scores = [dot(query, keys[t]) for t in KEYS]
-    weights = softmax(scores)
-    output = weighted_sum(weights, [values[t] for t in KEYS])
-    for t, score, weight in zip(KEYS, scores, weights):  # named as teach/worked_example.py names them
-        score.name, weight.name = f"score_{t}", f"weight_{t}"
-    for i, o in enumerate(output):
-        o.name = f"out[{i}]"
-    loss = sum_values([(o - t) ** 2 for o, t in zip(output, TARGET)])
-    loss.name = "loss"
-    return loss
+    """The worked example's graph (teach/worked_example.py), not yet backpropagated."""
+    return build_graph()["loss"]
 
 
 def gpt_loss(n_layers: int = 2) -> Tensor:

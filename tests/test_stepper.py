@@ -15,8 +15,8 @@ import pytest
 import tinygrad_attn as ta
 from tinygrad_attn import Tensor, Value, nn
 from tinygrad_attn import functional as F
-from tinygrad_attn.scalar import dot, softmax, sum_values, weighted_sum
 from tinygrad_attn.teach.worked_example import KEYS, QUERY_A, TARGET, VALUES
+from tinygrad_attn.teach.worked_example import build_graph
 from tinygrad_attn.viz import BackwardStepper, find_dot, render
 from tinygrad_attn.viz.stepper_page import frame_events, frame_state
 
@@ -26,19 +26,7 @@ needs_renderer = pytest.mark.skipif(find_dot() is None, reason="no dot renderer 
 # ---- graphs, each built fresh on every call ----
 def worked_example() -> dict:
     """The worked example's graph (the teach module's numbers), not yet backpropagated."""
-    query = [Value(x, name=f"q_A[{i}]") for i, x in enumerate(QUERY_A)]
-    keys = {t: [Value(x, name=f"k_{t}[{i}]") for i, x in enumerate(KEYS[t])] for t in KEYS}
-    values = {t: [Value(x, name=f"v_{t}[{i}]") for i, x in enumerate(VALUES[t])] for t in KEYS}
-    scores = [dot(query, keys[t]) for t in KEYS]
-    weights = softmax(scores)
-    output = weighted_sum(weights, [values[t] for t in KEYS])
-    for t, score, weight in zip(KEYS, scores, weights):  # named as teach/worked_example.py names them
-        score.name, weight.name = f"score_{t}", f"weight_{t}"
-    for i, o in enumerate(output):
-        o.name = f"out[{i}]"
-    loss = sum_values([(o - t) ** 2 for o, t in zip(output, TARGET)])
-    loss.name = "loss"
-    return {"loss": loss, "query": query, "keys": keys, "values": values, "weights": weights}
+    return build_graph()
 
 
 def every_node(root) -> list:

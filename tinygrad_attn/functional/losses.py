@@ -17,7 +17,6 @@ The tuned version is in `kernels/loss.py`.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np

@@ -60,12 +60,14 @@ class Heatmap:
     """
 
     def __init__(self, matrix: Any, row_labels: Sequence[str], col_labels: Sequence[str], title: str,
-                 diverging: bool = False, allowed: Any = None, legend: str = "", numbers: bool | None = None):
+                 diverging: bool = False, allowed: Any = None, legend: str = "", numbers: bool | None = None,
+                 axes: str = "rows: queries · columns: keys"):
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
             raise ValueError(f"heatmap: matrix of shape {matrix.shape} needs {len(row_labels)} row labels and "
                              f"{len(col_labels)} column labels to match")
         self.matrix, self.title, self.diverging, self.legend = matrix, title, diverging, legend or title
+        self.axes = axes
         self.row_labels, self.col_labels = [str(t) for t in row_labels], [str(t) for t in col_labels]
         self.allowed = np.ones(matrix.shape, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
         self.numbers = max(matrix.shape) <= 12 if numbers is None else numbers
@@ -101,9 +103,9 @@ class Heatmap:
         esc = html.escape
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" height="{total_h:.0f}" '
                f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" font-family="{FONT}">',
-               f'<rect width="100%" height="100%" fill="white"/>',
+               '<rect width="100%" height="100%" fill="white"/>',
                f'<text x="4" y="17" font-size="14" font-weight="bold">{esc(self.title)}</text>',
-               f'<text x="4" y="33" font-size="11" fill="#555">rows: queries · columns: keys</text>']
+               f'<text x="4" y="33" font-size="11" fill="#555">{esc(self.axes)}</text>']
         # the cells: one path per colour level, each cell a small square sub-path
         paths: dict[str, list[str]] = {}
         for i in range(rows):
@@ -288,7 +290,8 @@ class LensView(Lens):
         labels = self.labels(grad.shape[0], batch)
         name = self.embeddings[0].name
         return Heatmap(grad, labels, [str(i) for i in range(grad.shape[1])],
-                       f"dL/d(token embedding) per position ({name})", diverging=True, legend="dL/dembedding")
+                       f"dL/d(token embedding) per position ({name})", diverging=True, legend="dL/dembedding",
+                       axes="rows: positions · columns: embedding dims")
 
     def html(self, batch: int = 0) -> str:
         """Every layer and head as one self-contained HTML fragment (what Jupyter shows)."""
