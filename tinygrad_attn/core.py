@@ -7,7 +7,8 @@ simply runs it to the end. This module knows nothing of NumPy or Graphviz: an op
 which returns one gradient per input (None where an input needs none). The node itself is the
 `ctx`: `ctx.inputs`, `ctx.data` (the op's result) and `ctx.saved` (what forward saved, by name).
 
-Observers (`observe(on_node=..., on_step=...)`) hear of every node made and every backward step;
+Observers (`observe(on_node=..., on_step=..., on_call=...)`) hear of every node made (on_call
+also of the extra arguments its op was given) and every backward step;
 they cost one attribute check when nobody listens, and they never change what is computed.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import functools
 import itertools
 import operator
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence
 
 
@@ -76,7 +77,7 @@ def enable_grad() -> _GradMode:
 
 
 def _update_watching() -> None:
-    _state.watching = _state.anomaly or bool(_node_observers)
+    _state.watching = _state.anomaly or bool(_node_observers) or bool(_call_observers)
 
 
 @contextlib.contextmanager
@@ -137,26 +138,34 @@ def place_in_scope(node: "Node", path: str) -> None:
 # ---- observers ----
 _node_observers: list[Callable[[Any], None]] = []
 _step_observers: list[Callable[["Step"], None]] = []
+_call_observers: list[Callable[[Any, tuple, Any], None]] = []
+_NO_PARAMS: Any = MappingProxyType({})  # read-only: shared by every call without keyword arguments
 
 
 class observe:
     """`with observe(on_node=f, on_step=g):` calls f(node) for every node made by an op and
     g(step) for every backward step, until the block ends. Observing changes nothing: the
-    same nodes, the same numbers, the same steps."""
+    same nodes, the same numbers, the same steps. `on_call=h` calls h(node, args, params) for
+    every node made, with the extra positional and keyword arguments its op's forward was
+    given (axes, a mask, a scale; `()` and `{}` for most ops), so a checker can replay it."""
 
     def __init__(self, on_node: Callable[[Any], None] | None = None,
-                 on_step: Callable[["Step"], None] | None = None):
-        for name, fn in (("on_node", on_node), ("on_step", on_step)):
+                 on_step: Callable[["Step"], None] | None = None,
+                 on_call: Callable[[Any, tuple, Any], None] | None = None):
+        for name, fn in (("on_node", on_node), ("on_step", on_step), ("on_call", on_call)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"observe: {name} must be callable, got {type(fn).__name__}")
         self.on_node = on_node
         self.on_step = on_step
+        self.on_call = on_call
 
     def __enter__(self) -> "observe":
         if self.on_node is not None:
             _node_observers.append(self.on_node)
         if self.on_step is not None:
             _step_observers.append(self.on_step)
+        if self.on_call is not None:
+            _call_observers.append(self.on_call)
         _update_watching()
         return self
 
@@ -165,16 +174,21 @@ class observe:
             _node_observers.remove(self.on_node)
         if self.on_step is not None:
             _step_observers.remove(self.on_step)
+        if self.on_call is not None:
+            _call_observers.remove(self.on_call)
         _update_watching()
 
 
-def node_made(node: "Node", op: Any) -> None:
+def node_made(node: "Node", op: Any, args: tuple = (), params: Any = _NO_PARAMS) -> None:
     """Called by the front ends after `op` has filled in a new node, when `_state.watching`:
-    anomaly mode checks the result (recorded or not), then every node observer hears of it."""
+    anomaly mode checks the result (recorded or not), then every node observer hears of it,
+    and every call observer of it with the extra arguments its forward was given."""
     if _state.anomaly and not node._finite(node.data):
         raise RuntimeError(f"detect_anomaly: '{op.name}' produced a non-finite value ({node.data!r:.80})")
     for observer in tuple(_node_observers):
         observer(node)
+    for observer in tuple(_call_observers):
+        observer(node, args, params)
 
 
 # ---- nodes ----

@@ -21,7 +21,8 @@ Each op also lists how a user calls it, with sample inputs and PyTorch's spellin
 (`op.usage(...)`, see `samples.py`); the tests run gradcheck, PyTorch comparisons and the
 completeness check from those, and `python -m tinygrad_attn.ops` prints the op reference.
 
-`patched(name, backward=...)` swaps an op's rule for a block (the bug zoo plants bugs with it).
+`patched(name, backward=..., unbroadcast=...)` swaps an op's rule for a block (the bug zoo plants
+bugs with it).
 """
 from __future__ import annotations
 
@@ -182,20 +183,25 @@ def all_ops(engine: str | None = None) -> list[Op]:
 
 @contextlib.contextmanager
 def patched(name: str, *, forward: Forward | None = None, backward: Backward | None = None,
-            engine: str = "tensor") -> Iterator[Op]:
+            engine: str = "tensor", unbroadcast: bool | None = None) -> Iterator[Op]:
     """Within the block, op `name` runs the given forward and/or backward (its kernel is
-    bypassed, so the patch is what runs). For planting a bug and watching a checker find it."""
+    bypassed, so the patch is what runs). For planting a bug and watching a checker find it.
+    `unbroadcast=False` runs the patched backward without the registry's un-broadcasting, so a
+    rule that forgets to sum a broadcast input's gradient really sends it unsummed."""
     op = get(name, engine)
-    saved = (op.forward, op.backward, op.rule, op._patched)
+    saved = (op.forward, op.backward, op.rule, op.unbroadcast, op._patched)
     try:
         if forward is not None:
             op.forward = forward
-        if backward is not None:
-            op.rule = backward
-            op.backward = _unbroadcasting(backward) if op.unbroadcast else backward
+        if unbroadcast is not None:
+            op.unbroadcast = unbroadcast
+        if backward is not None or unbroadcast is not None:
+            rule = op.rule if backward is None else backward
+            op.rule = rule
+            op.backward = _unbroadcasting(rule) if op.unbroadcast else rule
         op._patched = True
         _refresh_active()
         yield op
     finally:
-        op.forward, op.backward, op.rule, op._patched = saved
+        op.forward, op.backward, op.rule, op.unbroadcast, op._patched = saved
         _refresh_active()

@@ -196,7 +196,7 @@ def apply(op: Op, inputs: tuple, *args: Any, **params: Any) -> Tensor:
     out = _construct(None, op, inputs)
     out.data = op.forward(out, *[x.data for x in inputs], *args, **params)
     if _state.watching:
-        node_made(out, op)
+        node_made(out, op, args, params)
     return out
 
 
