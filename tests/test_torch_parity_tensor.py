@@ -199,3 +199,22 @@ def test_in_place_changes_under_no_grad_and_refused_outside():
     with ta.no_grad():
         w = ta.zeros((1000,), requires_grad=True).normal_(0.0, 0.02)
     assert abs(float(w.data.std()) - 0.02) < 0.003 and w.requires_grad
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softmax", "log_softmax"])
+def test_module_functions_are_the_methods_as_in_torch(name):
+    x, tx = pair([[0.5, 1.5, 2.0], [0.25, 3.0, 1.0]])
+    got, want = getattr(ta, name)(x), getattr(torch, name)(tx, -1) if "softmax" in name else getattr(torch, name)(tx)
+    same(got, want)
+    got.sum().backward()
+    want.sum().backward()
+    same(x.grad, tx.grad)
+
+
+def test_pow_and_matmul_functions_match_torch():
+    a, ta_ = pair([[1.5, 2.0], [0.5, 3.0]])
+    b, tb = pair([[2.0, -1.0], [0.5, 1.0]])
+    same(ta.pow(a, 2.0), torch.pow(ta_, 2.0))
+    same(ta.pow(2.0, b), torch.pow(2.0, tb))
+    same(ta.pow(a, b), torch.pow(ta_, tb))
+    same(ta.matmul(a, b), torch.matmul(ta_, tb))

@@ -6,6 +6,7 @@ from .tensors import (Tensor, Generator, arange, cat, concatenate, default_gener
                       empty_like, float16, float32, float64, full, full_like, half, initial_seed, int32, int64,
                       long, manual_seed, multinomial, ones, ones_like, rand, rand_like, randint, randn,
                       randn_like, seed, stack, topk, tril, triu, where, zeros, zeros_like)
+from .tensors import exp, log, log_softmax, matmul, pow, relu, sigmoid, softmax, sqrt, tanh  # noqa: A004
 from .tensors.dtypes import bool  # noqa: A004  (PyTorch's ta.bool; nothing below uses the builtin)
 from .tensors.creation import tensor
 from . import attention, functional  # noqa: E402  (after Tensor: they build on it)

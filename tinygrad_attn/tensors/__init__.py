@@ -11,6 +11,7 @@ from .creation import (arange, empty, empty_like, full, full_like, ones, ones_li
                        zeros_like)
 from .dtypes import bool, device, double, float16, float32, float64, half, int32, int64, long  # noqa: A004
 from .generator import Generator, default_generator, initial_seed, manual_seed, seed
+from .functions import exp, log, log_softmax, matmul, pow, relu, sigmoid, softmax, sqrt, tanh  # noqa: A004
 from .methods import where
 from .random import multinomial, rand, rand_like, randint, randn, randn_like
 from .selection import topk, tril, triu
@@ -20,4 +21,5 @@ __all__ = ["Tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like"
            "arange", "randn", "rand", "randint", "randn_like", "rand_like", "multinomial", "tril", "triu",
            "topk", "manual_seed", "initial_seed", "seed", "Generator", "default_generator", "device",
            "float16", "half", "float32", "float64", "double", "int32", "int64", "long",
-           "cat", "concatenate", "stack", "where"]  # not "bool": `import *` would shadow the builtin
+           "cat", "concatenate", "stack", "where", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "pow",
+           "matmul", "softmax", "log_softmax"]  # not "bool": `import *` would shadow the builtin
