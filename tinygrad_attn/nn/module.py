@@ -375,14 +375,15 @@ class Module:
 
     # ---- saving and loading ----
     def _state_tensors(self) -> dict[str, Tensor]:
-        """What `state_dict` holds: per module (depth first) its parameters, then its persistent buffers."""
+        """What `state_dict` holds: per module (depth first) its parameters, then its persistent buffers.
+
+        A parameter shared by two modules (tied weights) is held under each of its names, as in
+        PyTorch's state_dict (`named_parameters()` lists it once)."""
         state: dict[str, Tensor] = {}
-        seen: set[int] = set()
         for module_name, module in self.named_modules():
             prefix = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
-                if param is not None and id(param) not in seen:  # a shared parameter: once, as parameters()
-                    seen.add(id(param))
+                if param is not None:
                     state[prefix + name] = param
             for name, buffer in module._buffers.items():
                 if buffer is not None and name not in module._non_persistent_buffers:
