@@ -167,12 +167,7 @@ class Optimizer:
         """Forget every parameter's gradient, ready for the next backward: `.grad` becomes None
         (the default, as in PyTorch), or is filled with zeros with `set_to_none=False`."""
         for param in self.params:
-            if set_to_none or param.grad is None:
-                param.grad = None
-            elif param.grad.flags.writeable:
-                param.grad.fill(0)
-            else:
-                param.grad = np.zeros_like(param.grad)
+            param.zero_grad(set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place, group by group. `closure`, if

@@ -336,7 +336,7 @@ class Module:
         """Forget every parameter's gradient: `.grad` becomes None (the default, as in PyTorch),
         or, with `set_to_none=False`, an existing gradient is filled with zeros."""
         for param in self.parameters():
-            _zero_grad(param, set_to_none)
+            param.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active) for this module and all under it; returns self."""
@@ -460,13 +460,6 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
-def _zero_grad(tensor: Tensor, set_to_none: bool) -> None:
-    if set_to_none or tensor.grad is None:
-        tensor.grad = None
-    elif tensor.grad.flags.writeable:
-        tensor.grad.fill(0)
-    else:
-        tensor.grad = np.zeros_like(tensor.grad)
 
 
 def _index_of(where: str, index: Any, size: int) -> int:

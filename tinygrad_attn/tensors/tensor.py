@@ -175,9 +175,15 @@ class Tensor(Node):
         self.requires_grad = bool(requires_grad)
         return self
 
-    def zero_grad(self) -> None:
-        """Forget the gradient (`.grad` becomes None)."""
-        self.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradient: `.grad` becomes None (as PyTorch's optimizers do by default), or
+        with `set_to_none=False` an array of zeros (filled in place when it can be)."""
+        if set_to_none or self.grad is None:
+            self.grad = None
+        elif self.grad.flags.writeable:
+            self.grad.fill(0)
+        else:
+            self.grad = np.zeros_like(self.grad)
 
     # The operators and methods (+, *, @, .sum(), .reshape(), ...) are bound from the op
     # registry by `methods.py`.
