@@ -389,3 +389,16 @@ def test_init_errors_are_clear(call, error, message):
 def test_kaiming_uniform_with_a_sqrt5_is_linears_default_bound():
     weight = nn.init.kaiming_uniform_(nn.Parameter(np.zeros((300, 400))), a=math.sqrt(5), generator=0).data
     assert np.abs(weight).max() <= 1 / math.sqrt(400) and np.abs(weight).max() > 0.99 / math.sqrt(400)
+
+
+def test_module_to_takes_a_device_and_a_dtype_as_torch():
+    import tinygrad_attn as ta
+    from tinygrad_attn import nn as tnn
+
+    layer = tnn.Linear(3, 2)
+    assert layer.to("cpu") is layer and layer.weight.dtype == np.float32
+    assert layer.to(ta.device("cpu"), ta.float64).weight.dtype == np.float64
+    assert layer.float().weight.dtype == np.float32 and layer.double().bias.dtype == np.float64
+    assert layer.to(dtype=ta.float32).weight.dtype == np.float32
+    with pytest.raises(ValueError, match="CPU"):
+        layer.to("cuda")

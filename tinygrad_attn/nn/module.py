@@ -25,6 +25,7 @@ import numpy as np
 from ..core import place_in_scope, scope
 from ..tensors import Tensor
 from ..tensors.creation import default_rng
+from ..tensors.dtypes import check_device
 
 __all__ = ["Parameter", "Module", "ModuleList", "ModuleDict", "Sequential", "as_generator", "LoadResult"]
 
@@ -356,12 +357,21 @@ class Module:
             param.requires_grad = bool(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> "Module":
-        """Cast every parameter and floating-point buffer to a floating dtype (e.g. np.float64 for
-        gradient checks); returns self.
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> "Module":
+        """`to(dtype)`, `to("cpu")` or `to(device, dtype)`, as in PyTorch: cast every parameter
+        and floating-point buffer to a floating dtype (e.g. float64 for gradient checks); the
+        device can only be the CPU. Returns self.
 
         Do it before making an optimizer: the optimizer's state follows the parameters' dtype.
         """
+        for arg in args:
+            if isinstance(arg, str) or (hasattr(arg, "type") and not isinstance(arg, np.dtype)):
+                device = arg  # "cpu" or a device object
+            else:
+                dtype = arg
+        check_device(device, f"{type(self).__name__}.to")
+        if dtype is None:
+            return self
         target = np.dtype(dtype)
         if target.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got dtype {target}")
@@ -372,6 +382,14 @@ class Module:
             if buffer.data.dtype.kind == "f":
                 buffer.data = buffer.data.astype(target)
         return self
+
+    def double(self) -> "Module":
+        """Every parameter and floating-point buffer as float64 (`to(float64)`)."""
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        """Every parameter and floating-point buffer as float32 (`to(float32)`)."""
+        return self.to(np.float32)
 
     # ---- saving and loading ----
     def _state_tensors(self) -> dict[str, Tensor]:
