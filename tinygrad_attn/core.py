@@ -242,6 +242,16 @@ class Node:
     def op_name(self) -> str:
         return self._op.name if self._op is not None else "leaf"
 
+    def _hook_description(self, hook: Any) -> str:
+        """'hook <name> on <node>': the words a refused hook result is reported in."""
+        hook_name = getattr(hook, "__qualname__", None) or repr(hook)
+        node = f"the {self.op_name} node" + (f" {self.name!r}" if self.name else "") + f" (id {self._index})"
+        return f"hook {hook_name} registered on {node}"
+
+    def _checked_hook_result(self, result: Any, hook: Any, grad: Any) -> Any:
+        """A hook's non-None result as the gradient that replaces `grad`; subclasses check it."""
+        return result
+
     def save(self, **named: Any) -> None:
         """Keep values for backward under names (`ctx.save(probs=p)`, read as `ctx.saved.probs`).
         Nothing is kept when no graph is recorded."""
@@ -416,8 +426,8 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool, _steps: b
             if node._hooks:
                 for hook in node._hooks:
                     replaced = hook(grad)
-                    if replaced is not None:
-                        grad = replaced
+                    if replaced is not None:  # checked (shape, type) by the node's own class
+                        grad = node._checked_hook_result(replaced, hook, grad)
             op = node._op
             if op is None:
                 node._accumulate_grad(grad)

@@ -178,8 +178,27 @@ class Optimizer:
                 loss = closure()
         for index, group in enumerate(self.param_groups):
             self._check_group(group, type(self).__name__ if index == 0 else f"{type(self).__name__} param_groups[{index}]")
+        self._check_grads()  # every group first: a bad grad anywhere changes nothing
+        for index, group in enumerate(self.param_groups):
             self._step_group(index, group)
         return loss
+
+    def _check_grads(self) -> None:
+        """Every `.grad` is None or a NumPy array, as PyTorch accepts only tensors: a list (or
+        anything else) assigned to `p.grad` is a clear error here, not a crash inside NumPy."""
+        for index, group in enumerate(self.param_groups):
+            for position, param in enumerate(group["params"]):
+                grad = param.grad
+                if grad is None or type(grad) is np.ndarray or isinstance(grad, np.ndarray):
+                    continue
+                label = f"param_groups[{index}]['params'][{position}]"
+                if param.name:
+                    label += f" ({param.name!r})"
+                hint = " (use its .data)" if isinstance(grad, Tensor) else ""
+                raise TypeError(
+                    f"{type(self).__name__}.step: parameter {label} of shape {param.shape} has a .grad of type "
+                    f"{type(grad).__name__}; expected None or a NumPy array of shape {param.shape}{hint}"
+                )
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:
         where = type(self).__name__

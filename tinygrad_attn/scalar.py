@@ -58,6 +58,15 @@ class Value(Node):
     def _keep_grad(self, grad: float) -> None:
         self.grad = grad
 
+    def _checked_hook_result(self, result: Any, hook: Any, grad: float) -> float:
+        """What a hook returned, as the gradient replacing `grad`: a number or a Value (its data)."""
+        if isinstance(result, Value):
+            return result.data
+        if isinstance(result, bool) or not isinstance(result, numbers.Real):
+            raise TypeError(f"backward: {self._hook_description(hook)} returned a {type(result).__name__}; "
+                            "a hook on a Value must return None or a number (the replacing gradient)")
+        return float(result)
+
     # The operators (+ - * / ** and unary -) and exp, log, tanh, relu, sigmoid are bound from
     # the scalar ops of the registry below the class.
 

@@ -232,14 +232,26 @@ RELU.usage("relu", lambda x: x.relu(), lambda torch, x: x.relu(),
                                  note="the gradient at exactly 0 is 0, as in PyTorch"))
 
 
+def _exp_minus_abs(a):
+    """e^(-|a|) in a's float dtype (float64 for ints): in (0, 1], so nothing overflows."""
+    return np.exp(-np.abs(a))
+
+
 def sigmoid_forward(ctx, a):
-    # σ(a) = (1 + tanh(a/2)) / 2: one stable call, no overflow for large |a|
-    half = a.dtype.type(0.5) if a.dtype.kind == "f" else 0.5
-    return half * (1 + np.tanh(half * a))
+    # σ(a) = 1/(1 + e^-a) for a ≥ 0 and e^a/(1 + e^a) for a < 0: both from e = e^(-|a|) ≤ 1, so
+    # no overflow, and the small side keeps its relative precision (σ(-20) ≈ 2e-9, not 0)
+    e = _exp_minus_abs(a)
+    one_plus = 1 + e
+    return np.where(a >= 0, 1 / one_plus, e / one_plus)
 
 
 def sigmoid_backward(ctx, upstream_grad):
-    return (upstream_grad * ctx.data * (1.0 - ctx.data),)
+    # σ'(a) = σ(a)·σ(-a) = e/(1 + e)² with e = e^(-|a|): accurate on both sides (σ·(1 - σ)
+    # loses the small factor 1 - σ once σ rounds near 1)
+    (a,) = ctx.inputs
+    e = _exp_minus_abs(a.data)
+    one_plus = 1 + e
+    return (upstream_grad * (e / (one_plus * one_plus)),)
 
 
 SIGMOID = define("sigmoid", methods=("sigmoid",), forward=sigmoid_forward, backward=sigmoid_backward,

@@ -21,28 +21,68 @@ _NUMBERS = (int, float, np.integer, np.floating)  # NumPy scalars are numbers to
 DEFAULT_FLOAT = np.float32
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 def _as_array(data: Any, dtype: Any, where: str) -> np.ndarray:
-    """Convert user data to an owned array, float32 by default for floats, int64 for ints."""
+    """Convert user data to an owned array, float32 by default for floats, int64 for ints.
+
+    Only numbers are accepted (float, int, bool): another dtype (complex, object, str) is a
+    TypeError, and an unsigned value beyond int64 (which would wrap round) a ValueError."""
     if isinstance(data, Tensor):
         data = data.data
     try:
         if dtype is not None:
-            return np.array(data, dtype=dtype)
+            try:
+                target = np.dtype(dtype)
+            except TypeError:
+                target = None
+            if target is None or target.kind not in "fiub":
+                raise TypeError(f"{where}: dtype must be a float, int or bool dtype, got {dtype!r}") from None
+            if target.kind in "iu":
+                _check_unsigned_range(np.asarray(data) if isinstance(data, (np.ndarray, np.generic)) else None,
+                                      where, target)
+            return np.array(data, dtype=target)
         given_float64 = isinstance(data, (np.ndarray, np.floating)) and data.dtype == np.float64
         array = np.array(data)
-    except (TypeError, ValueError) as error:
+    except OverflowError as error:  # a Python int beyond the requested integer dtype
+        raise ValueError(f"{where}: a value does not fit in dtype {np.dtype(dtype)} ({error})") from None
+    except ValueError as error:
+        if str(error).startswith(f"{where}:"):
+            raise
+        raise TypeError(f"{where}: cannot make a tensor from {type(data).__name__} ({error})") from None
+    except TypeError as error:
+        if str(error).startswith(f"{where}:"):
+            raise
         raise TypeError(f"{where}: cannot make a tensor from {type(data).__name__} ({error})") from None
     kind = array.dtype.kind
     if kind == "f":
         if array.dtype != np.float64 or not given_float64:
             array = array.astype(DEFAULT_FLOAT, copy=False)
     elif kind in "iu":
+        _check_unsigned_range(array, where, np.dtype(np.int64))
         array = array.astype(np.int64, copy=False)
     elif kind != "b":
         raise TypeError(
             f"{where}: expected numbers (float, int or bool), got an array of dtype {array.dtype}"
         )
     return array
+
+
+def _check_unsigned_range(array: np.ndarray | None, where: str, target: np.dtype) -> None:
+    """Refuse unsigned values beyond int64 (or beyond a smaller signed `target`): a cast to a
+    signed dtype would wrap them round to negative numbers without a word (uint64 2**63 ->
+    -2**63), and the engine's integers are int64, so a uint64 target is refused above it too."""
+    if array is None or array.dtype.kind != "u" or target.kind not in "iu" or not array.size:
+        return
+    limit = min(np.iinfo(target).max, _INT64_MAX) if target.kind == "i" else _INT64_MAX
+    largest = int(array.max())
+    if largest > limit:
+        raise ValueError(
+            f"{where}: value {largest} (dtype {array.dtype}) is beyond the range of {target if target.kind == 'i' else 'int64'} "
+            f"(largest {limit}); int64 is the engine's integer dtype, so larger unsigned values are "
+            "refused rather than wrapped round; convert to float explicitly if you mean it"
+        )
 
 
 class Tensor(Node):
@@ -121,6 +161,30 @@ class Tensor(Node):
             self.grad = pool.add(self.grad, grad)  # a new array: the old one may be held elsewhere
         else:
             self.grad = pool.copy(grad)  # own copy: the same array may flow to other nodes
+
+    def _checked_hook_result(self, result: Any, hook: Any, grad: np.ndarray) -> np.ndarray:
+        """What a hook returned, as the gradient replacing `grad`: a Tensor (its data) or a NumPy
+        array of grad's shape with a floating dtype (cast to grad's). Anything else is refused,
+        as PyTorch refuses it, instead of being broadcast or summed into place."""
+        array = result.data if isinstance(result, Tensor) else result
+        if not isinstance(array, (np.ndarray, np.generic)):
+            raise TypeError(
+                f"backward: {self._hook_description(hook)} returned a {type(result).__name__}; a hook must "
+                f"return None or a Tensor / NumPy array of the gradient's shape {grad.shape}"
+            )
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
+        if array.shape != grad.shape:
+            raise RuntimeError(
+                f"backward: {self._hook_description(hook)} returned a gradient of shape {array.shape}, but "
+                f"the gradient has shape {grad.shape}; a hook must keep the shape"
+            )
+        if array.dtype.kind != "f":
+            raise TypeError(
+                f"backward: {self._hook_description(hook)} returned a gradient of dtype {array.dtype}, but "
+                f"the gradient has dtype {grad.dtype}; a hook must return floating-point values"
+            )
+        return array if array.dtype == grad.dtype else array.astype(grad.dtype)
 
     def _keep_grad(self, grad: np.ndarray) -> None:
         self.grad = np.array(grad, dtype=self.data.dtype)  # own copy: the array may also flow on
