@@ -1,5 +1,6 @@
 """tinygrad_attn: a from-scratch autograd engine for learning how attention learns."""
 from .core import detect_anomaly, enable_grad, is_grad_enabled, no_grad, observe, scope
+from .kernels import release_memory
 from .ops.registry import use_kernels
 from .scalar import Value
 from .tensors import (Tensor, Generator, arange, cat, concatenate, default_generator, device, double, empty,

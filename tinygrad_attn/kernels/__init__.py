@@ -16,3 +16,15 @@ layer imports only the graph core and NumPy.
                    cached causal bias, softmax without its max pass when safe, head views
     adam.py        Adam / AdamW in place, all parameters as one long vector (used by optim.py)
 """
+
+__all__ = ["release_memory"]
+
+
+def release_memory() -> int:
+    """Empty every cache the engine keeps: the causal-bias cache (attention.py), this thread's
+    pool of reused buffers and the cached ones-vectors (pool.py). Arrays still in use stay valid.
+    Returns the bytes the caches held. (Other threads' buffer pools are theirs to release.)"""
+    from . import attention, pool
+
+    attention._largest_safe_score.cache_clear()  # a few floats
+    return attention.release_causal_biases() + pool.release_buffers() + pool.release_ones()

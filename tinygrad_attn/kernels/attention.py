@@ -6,7 +6,8 @@ v. These kernels do the same arithmetic, with four tricks:
 - The weights are kept keys-first, (..., Tk, Tq): NumPy reduces over a middle axis several
   times faster than over the last. They are saved as `attn_weights`, a (..., Tq, Tk)
   swapaxes view of that array (what a viewer reads), and backward swaps it back.
-- A mask is added as a 0/-inf bias; the causal one is cached, read-only, so it cannot go stale.
+- A mask is added as a 0/-inf bias; the causal one is cached, read-only, so it cannot go stale
+  (at most `CAUSAL_BIAS_CACHE_MAX_BYTES` in all; `kernels.release_memory()` empties it).
 - Softmax skips its max shift when every score lies where exp neither overflows nor underflows
   (softmax is shift-invariant: the shift only keeps exp in range).
 - Large arrays come from `pool.empty` (reused buffers); multi-head attention reads each head's
@@ -19,8 +20,10 @@ checked by the public functions. This module imports only NumPy and `pool`.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -28,18 +31,63 @@ import numpy as np
 from . import pool
 
 __all__ = ["sdpa_forward", "sdpa_backward", "weights_forward", "weights_backward",
-           "packed_forward", "packed_backward"]
+           "packed_forward", "packed_backward", "causal_bias_cache_bytes", "release_causal_biases",
+           "CAUSAL_BIAS_CACHE_MAX_BYTES"]
 
 
 # ---- masks as an additive bias: 0 where attention is allowed, -inf where it is not ----
-_CACHED_BIAS_ELEMENTS = 1 << 20  # larger causal biases are made afresh, so the cache stays small
+CAUSAL_BIAS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # the cache's total size; least recently used go first
+_CACHED_BIAS_MAX_BYTES = 8 * 1024 * 1024  # a larger causal bias is made afresh each time, never kept
+
+
+class _BiasCache:
+    """Causal biases by (Tq, Tk, keys_first, dtype), least recently used first, at most
+    `CAUSAL_BIAS_CACHE_MAX_BYTES` in all. Shared by every thread (the lock guards it)."""
+
+    def __init__(self) -> None:
+        self.entries: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self.nbytes = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self.lock:
+            bias = self.entries.get(key)
+            if bias is not None:
+                self.entries.move_to_end(key)
+            return bias
+
+    def put(self, key: tuple, bias: np.ndarray) -> None:
+        with self.lock:
+            if key in self.entries:
+                return
+            while self.entries and self.nbytes + bias.nbytes > CAUSAL_BIAS_CACHE_MAX_BYTES:
+                self.nbytes -= self.entries.popitem(last=False)[1].nbytes
+            if self.nbytes + bias.nbytes <= CAUSAL_BIAS_CACHE_MAX_BYTES:
+                self.entries[key] = bias
+                self.nbytes += bias.nbytes
+
+    def clear(self) -> int:
+        """Empty the cache; returns the bytes it held."""
+        with self.lock:
+            freed, self.nbytes = self.nbytes, 0
+            self.entries.clear()
+            return freed
+
+
+_bias_cache = _BiasCache()
 
 
 def _causal_bias(queries: int, keys: int, keys_first: bool, dtype: np.dtype) -> np.ndarray:
     """The causal mask as a bias, (Tq, Tk) or (Tk, Tq) when `keys_first`; read-only, so it cannot go stale."""
-    if queries * keys <= _CACHED_BIAS_ELEMENTS:
-        return _cached_causal_bias(queries, keys, keys_first, dtype)
-    return _make_causal_bias(queries, keys, keys_first, dtype)
+    dtype = np.dtype(dtype)
+    if queries * keys * dtype.itemsize > min(_CACHED_BIAS_MAX_BYTES, CAUSAL_BIAS_CACHE_MAX_BYTES):
+        return _make_causal_bias(queries, keys, keys_first, dtype)
+    key = (queries, keys, keys_first, dtype)
+    bias = _bias_cache.get(key)
+    if bias is None:
+        bias = _make_causal_bias(queries, keys, keys_first, dtype)
+        _bias_cache.put(key, bias)
+    return bias
 
 
 def _make_causal_bias(queries: int, keys: int, keys_first: bool, dtype: np.dtype) -> np.ndarray:
@@ -50,7 +98,14 @@ def _make_causal_bias(queries: int, keys: int, keys_first: bool, dtype: np.dtype
     return bias
 
 
-_cached_causal_bias = functools.lru_cache(maxsize=16)(_make_causal_bias)
+def causal_bias_cache_bytes() -> int:
+    """How many bytes the causal-bias cache holds now."""
+    return _bias_cache.nbytes
+
+
+def release_causal_biases() -> int:
+    """Empty the causal-bias cache; returns the bytes it held."""
+    return _bias_cache.clear()
 
 
 def _score_bias(mask: np.ndarray | None, is_causal: bool, queries: int, keys: int, keys_first: bool,
@@ -141,10 +196,14 @@ def _attention_grads(grad: np.ndarray, output: np.ndarray, probs_t: np.ndarray, 
     if needed[2]:
         grad_v = np.matmul(probs_t, grad, out=out_v)
     if needed[0] or needed[1]:
-        # Σₖ dWₖ·Wₖ = Σₖ (g·vₖ) Wₖ = g·out: a (Tq, dv) product instead of a (Tq, Tk) one
-        row_dot = pool.row_dot(grad, output)[..., None, :]
+        # dS = W ⊙ (dW − Σₖ dWₖ·Wₖ), the row sum taken from the same dW it is subtracted from: when
+        # the softmax saturates (W one-hot) the two then cancel exactly. (The shortcut Σₖ dWₖ·Wₖ =
+        # g·out rounds differently from dW and leaves errors far larger than the true gradient.)
         grad_scores_t = np.matmul(v, np.swapaxes(grad, -1, -2), out=pool.empty(batch + (keys, queries), grad.dtype))
-        grad_scores_t -= row_dot
+        weighted = np.multiply(grad_scores_t, probs_t, out=pool.empty(grad_scores_t.shape, grad.dtype))
+        row_sum = np.matmul(pool.ones(keys, grad.dtype), weighted)[..., None, :]  # Σ over keys, in BLAS
+        del weighted
+        grad_scores_t -= row_sum
         grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
         if needed[0]:
             grad_q = np.matmul(np.swapaxes(grad_scores_t, -1, -2), k, out=out_q)

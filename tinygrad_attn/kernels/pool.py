@@ -19,9 +19,9 @@
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
-import functools
 import math
 import sys
 import threading
@@ -29,16 +29,38 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ones", "row_dot", "empty", "add", "copy", "set_buffer_reuse", "release_buffers", "pooled_bytes",
+__all__ = ["ones", "row_dot", "empty", "add", "copy", "set_buffer_reuse", "release_buffers", "release_ones", "pooled_bytes",
            "tune_malloc"]
 
 
-@functools.lru_cache(maxsize=64)
+_ONES_CACHE_SIZE = 64  # vectors kept, least recently used dropped first
+_ones_cache: "collections.OrderedDict[tuple, np.ndarray]" = collections.OrderedDict()
+_ones_lock = threading.Lock()
+
+
 def ones(n: int, dtype: Any) -> np.ndarray:
     """A read-only vector of `n` ones of `dtype`, shared between calls (it can never go stale)."""
+    key = (n, dtype)
+    with _ones_lock:
+        vector = _ones_cache.get(key)
+        if vector is not None:
+            _ones_cache.move_to_end(key)
+            return vector
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
+    with _ones_lock:
+        vector = _ones_cache.setdefault(key, vector)
+        while len(_ones_cache) > _ONES_CACHE_SIZE:
+            _ones_cache.popitem(last=False)
     return vector
+
+
+def release_ones() -> int:
+    """Forget the cached ones-vectors; returns the bytes they held."""
+    with _ones_lock:
+        freed = sum(vector.nbytes for vector in _ones_cache.values())
+        _ones_cache.clear()
+    return freed
 
 
 _vecdot = getattr(np, "vecdot", None)  # NumPy >= 2.0
@@ -181,9 +203,12 @@ def set_buffer_reuse(enabled: bool, max_bytes: int | None = None) -> None:
         release_buffers()
 
 
-def release_buffers() -> None:
-    """Forget this thread's pooled buffers (arrays still in use stay valid; the rest are freed)."""
+def release_buffers() -> int:
+    """Forget this thread's pooled buffers (arrays still in use stay valid; the rest are freed).
+    Returns the bytes the pool held."""
+    pool = getattr(_local, "pool", None)
     _local.pool = _Pool()
+    return 0 if pool is None else pool.nbytes
 
 
 def pooled_bytes() -> int:
