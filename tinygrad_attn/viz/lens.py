@@ -123,8 +123,11 @@ class Heatmap:
                     x = self.matrix[i, j]
                     fill = "white" if _is_dark(self._level_colour(self._level(x))) else "black"
                     text = (number(x) if self.diverging else plain(x)).replace("-", "−")
+                    size = max(7, min(11, cell // 5))
+                    squeeze = (f' textLength="{cell - 4}" lengthAdjust="spacingAndGlyphs"'
+                               if len(text) * size * 0.6 > cell - 4 else "")  # a long number fits its cell
                     out.append(f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top + (i + 0.5) * cell + 4:.1f}" '
-                               f'font-size="{max(7, min(11, cell // 5))}" text-anchor="middle" fill="{fill}">{text}</text>')
+                               f'font-size="{size}" text-anchor="middle" fill="{fill}"{squeeze}>{text}</text>')
         for i, label in enumerate(self.row_labels):
             out.append(f'<text x="{left - 4:.0f}" y="{top + (i + 0.5) * cell + font * 0.35:.1f}" font-size="{font}" '
                        f'text-anchor="end">{esc(label)}</text>')
