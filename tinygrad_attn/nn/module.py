@@ -25,7 +25,7 @@ import numpy as np
 from ..core import place_in_scope, scope
 from ..tensors import Tensor
 from ..tensors.creation import default_rng
-from ..tensors.dtypes import check_device
+from ..tensors.dtypes import to_arguments
 
 __all__ = ["Parameter", "Module", "ModuleList", "ModuleDict", "Sequential", "as_generator", "LoadResult"]
 
@@ -364,12 +364,7 @@ class Module:
 
         Do it before making an optimizer: the optimizer's state follows the parameters' dtype.
         """
-        for arg in args:
-            if isinstance(arg, str) or (hasattr(arg, "type") and not isinstance(arg, np.dtype)):
-                device = arg  # "cpu" or a device object
-            else:
-                dtype = arg
-        check_device(device, f"{type(self).__name__}.to")
+        dtype = to_arguments(args, dtype, device, f"{type(self).__name__}.to")
         if dtype is None:
             return self
         target = np.dtype(dtype)

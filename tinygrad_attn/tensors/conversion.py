@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import core
 from ..ops import elementwise as ew
-from .dtypes import check_device, device as _device
+from .dtypes import device as _device, to_arguments
 from .tensor import Tensor, apply, lift_pair
 
 _CPU = _device("cpu")
@@ -55,14 +55,7 @@ def _converted(self: Tensor, dtype: Any) -> Tensor:
 def _to(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
         non_blocking: bool = False) -> Tensor:
     """`to(dtype)`, `to("cpu")`, `to(device, dtype)` or `to(other_tensor)`, as in PyTorch."""
-    for arg in args:
-        if isinstance(arg, Tensor):
-            dtype = arg.data.dtype
-        elif isinstance(arg, str) or (hasattr(arg, "type") and not isinstance(arg, np.dtype)):
-            device = arg  # "cpu" or a device object
-        else:
-            dtype = arg
-    check_device(device, "to")
+    dtype = to_arguments(args, dtype, device, "to")
     out = self if dtype is None else _converted(self, dtype)
     return Tensor(out.data.copy()) if copy and out is self else out
 
@@ -80,19 +73,14 @@ Tensor.is_floating_point = lambda self: self.data.dtype.kind == "f"
 
 
 # ---- integer division: no gradient (its derivative is 0 almost everywhere), as in PyTorch ----
-def _floordiv(self: Tensor, other: Any) -> Tensor:
-    a, b = lift_pair(self, other, "floordiv")
+def _floor_divided(a: Any, b: Any) -> Tensor:
+    a, b = lift_pair(a, b, "floordiv")
     with np.errstate(divide="ignore", invalid="ignore"):
         return Tensor(np.floor_divide(a.data, b.data))
 
 
-def _rfloordiv(self: Tensor, other: Any) -> Tensor:
-    a, b = lift_pair(other, self, "floordiv")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return Tensor(np.floor_divide(a.data, b.data))
-
-
-Tensor.__floordiv__, Tensor.__rfloordiv__ = _floordiv, _rfloordiv
+Tensor.__floordiv__ = lambda self, other: _floor_divided(self, other)
+Tensor.__rfloordiv__ = lambda self, other: _floor_divided(other, self)
 
 
 # ---- in-place changes ----

@@ -105,5 +105,19 @@ def check_device(where_to: Any, where: str) -> None:
         raise _cpu_only(str(where_to), where)
 
 
+def to_arguments(args: tuple, dtype: Any, device: Any, where: str) -> Any:
+    """The dtype in PyTorch's `to(...)` arguments (`to(dtype)`, `to("cpu")`, `to(device, dtype)`,
+    `to(tensor)`: a tensor gives its dtype); the device is checked to be the CPU."""
+    for arg in args:
+        if hasattr(arg, "data") and hasattr(arg.data, "dtype"):  # a tensor: take its dtype
+            dtype = arg.data.dtype
+        elif isinstance(arg, str) or (hasattr(arg, "type") and not isinstance(arg, np.dtype)):
+            device = arg  # "cpu" or a device object
+        else:
+            dtype = arg
+    check_device(device, where)
+    return dtype
+
+
 _BUILTIN_BOOL = bool
 bool = _BOOL  # noqa: A001  (PyTorch's name ta.bool; this module's code uses _BUILTIN_BOOL)
