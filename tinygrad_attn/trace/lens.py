@@ -34,20 +34,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..attention.masks import allowed_keys, mask_scores
 from ..attention.packed import heads_of, split_heads
-from ..core import observe
 from ..nn.module import Module
-from .recorder import ATTENTION_OPS, AttentionRecord, _fill_grads, _record_of
+from .recorder import ATTENTION_OPS, AttentionRecord, Observing, copy_array as _copy, fill_grads, record_of
 
 __all__ = ["trace", "Lens", "AttentionCall", "HeadTrace", "Explanation", "EmbeddingTrace", "LENS_OPS"]
 
 LENS_OPS = ATTENTION_OPS + ("hard_attention",)
 _MOVES = ("reshape", "transpose", "getitem")  # ops that only move channels around
-
-
-def _copy(array: Any) -> np.ndarray | None:
-    return None if array is None else np.array(array)  # a kernel may reuse its buffers later
 
 
 # ---- where each channel of q, k, v came from ----
@@ -421,7 +415,7 @@ class EmbeddingTrace:
 
 
 # ---- the lens ----
-class Lens:
+class Lens(Observing):
     """The calls of one `with trace(...) as lens:` block; see the module docstring.
 
     lens.calls (list, layer order), len(lens), lens[i], lens.head(layer, head, batch),
@@ -430,6 +424,8 @@ class Lens:
     lens.tokens / lens.query_tokens (labels: a list of str, one list per batch row, or a
     function id -> str applied to the token ids of the first embedding lookup; default: positions).
     """
+
+    _twice = "lens.trace: this lens is already recording"
 
     def __init__(self, model: Any = None, tokens: Any = None, query_tokens: Any = None):
         if model is not None and not isinstance(model, Module):
@@ -443,7 +439,6 @@ class Lens:
         self._weights: dict[int, Any] = {}  # id -> weight leaf whose gradient is kept
         self._grads: dict[int, np.ndarray] = {}
         self._model_params = None if model is None else {id(p) for p in model.parameters()}
-        self._observer: observe | None = None
 
     # ---- observing ----
     def _remember(self, node: Any, what: Any) -> None:
@@ -473,7 +468,7 @@ class Lens:
                 self._remember(node, ("matmul", call))
 
     def _add_call(self, node: Any) -> None:
-        record = _hard_record(node) if node.op.name == "hard_attention" else _record_of(node)
+        record = record_of(node)
         call = AttentionCall(len(self.calls), record)
         lead = record.scores.shape[:-2]
         if record.op == "packed_attention":
@@ -516,7 +511,7 @@ class Lens:
     def _fill_call(self, call: AttentionCall, step: Any) -> None:
         record = call.record
         if record.op == "attention_weights":
-            _fill_grads(record, step.grad)
+            fill_grads(record, step.grad)
             call.q_grad, call.k_grad = (_copy(g) for g in step.sent)
             return
         if record.op == "packed_attention":
@@ -526,20 +521,7 @@ class Lens:
         else:
             call.output_grad = _copy(step.grad)
             call.q_grad, call.k_grad, call.v_grad = (_copy(g) for g in step.sent)
-        _fill_grads(record, step.grad)
-        if record.op == "hard_attention":
-            record.scores_grad = np.zeros_like(record.weights)  # what the op's rule sends: argmax is flat
-
-    def __enter__(self) -> "Lens":
-        if self._observer is not None:
-            raise RuntimeError("lens.trace: this lens is already recording")
-        self._observer = observe(on_node=self._on_node, on_step=self._on_step)
-        self._observer.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        observer, self._observer = self._observer, None
-        observer.__exit__(*exc_info)
+        fill_grads(record, step.grad)
 
     # ---- reading ----
     def __len__(self) -> int:
@@ -619,17 +601,6 @@ class Lens:
             return "Lens(no attention calls recorded)"
         return "\n".join([f"Lens({len(self.calls)} attention call{'s' if len(self.calls) != 1 else ''}):"]
                          + [f"  {call!r}" for call in self.calls])
-
-
-def _hard_record(node: Any) -> AttentionRecord:
-    """hard_attention reads like scaled_dot_product_attention: q, k, v in, one-hot weights saved."""
-    saved = node.saved
-    q, k, v = (_copy(x.data) for x in node.inputs)
-    allowed = allowed_keys(saved.mask, saved.is_causal, q.shape[-2], k.shape[-2])
-    scores = mask_scores(q @ np.swapaxes(k, -1, -2) * saved.scale, allowed)
-    return AttentionRecord(node=node, op="hard_attention", scope=node.scope, q=q, k=k, v=v, scale=float(saved.scale),
-                           allowed=_copy(allowed), scores=scores, weights=_copy(saved.attn_weights),
-                           output=_copy(node.data))
 
 
 def trace(model: Any = None, tokens: Sequence[str] | Callable[[int], str] | None = None,

@@ -80,14 +80,19 @@ class AttentionRecord:
         return f"AttentionRecord({self.op}{where}, weights {self.weights.shape}, {grads})"
 
 
-def _record_of(node: Any) -> AttentionRecord:
+def copy_array(array: Any) -> np.ndarray | None:
+    """An owned copy (a kernel may reuse its buffers later), or None."""
+    return None if array is None else np.array(array)
+
+
+def record_of(node: Any) -> AttentionRecord:
     """Read one attention node's inputs and saved values into a record (copies, so a reused
     buffer or a later in-place change cannot alter what was recorded)."""
     name, saved = node.op.name, node.saved
     if name == "packed_attention":
         q, k, v = split_heads(node.inputs[0].data, saved.n_heads)
         output = heads_of(node.data, saved.n_heads)
-    elif name == "scaled_dot_product_attention":
+    elif name in ("scaled_dot_product_attention", "hard_attention"):  # q, k, v in; weights saved
         q, k, v = (x.data for x in node.inputs)
         output = node.data
     else:  # attention_weights: the weights are the output
@@ -95,13 +100,13 @@ def _record_of(node: Any) -> AttentionRecord:
         v = output = None
     allowed = allowed_keys(saved.mask, saved.is_causal, q.shape[-2], k.shape[-2])
     scores = mask_scores(q @ np.swapaxes(k, -1, -2) * saved.scale, allowed)
-    copy = lambda a: None if a is None else np.array(a)  # noqa: E731
+    copy = copy_array
     return AttentionRecord(node=node, op=name, scope=node.scope, q=copy(q), k=copy(k), v=copy(v),
                            scale=float(saved.scale), allowed=copy(allowed), scores=scores,
                            weights=copy(saved.attn_weights), output=copy(output))
 
 
-def _fill_grads(record: AttentionRecord, upstream_grad: np.ndarray) -> None:
+def fill_grads(record: AttentionRecord, upstream_grad: np.ndarray) -> None:
     """dL/dweights and dL/dscores from G, the gradient that arrived at the op's output."""
     W = record.weights
     if record.op == "attention_weights":
@@ -110,10 +115,38 @@ def _fill_grads(record: AttentionRecord, upstream_grad: np.ndarray) -> None:
         G = heads_of(upstream_grad, record.n_heads) if record.op == "packed_attention" else upstream_grad
         dW = sum_to_shape(G @ np.swapaxes(record.v, -1, -2), W)  # summed over batch dims only v had
     record.weights_grad = dW
-    record.scores_grad = W * (dW - np.sum(dW * W, axis=-1, keepdims=True))
+    if record.op == "hard_attention":  # what the op's rule sends: argmax is flat
+        record.scores_grad = np.zeros_like(W)
+    else:
+        record.scores_grad = W * (dW - np.sum(dW * W, axis=-1, keepdims=True))
 
 
-class AttentionRecorder:
+class Observing:
+    """`with recorder:` listens through the core's observers (`_on_node`, `_on_step`) until the
+    block ends; `_twice` is the error for entering it while it records."""
+
+    _twice = "record_attention: this recorder is already recording"
+    _observer: observe | None = None
+
+    def _on_node(self, node: Any) -> None:
+        pass
+
+    def _on_step(self, step: Any) -> None:
+        pass
+
+    def __enter__(self):
+        if self._observer is not None:
+            raise RuntimeError(self._twice)
+        self._observer = observe(on_node=self._on_node, on_step=self._on_step)
+        self._observer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        observer, self._observer = self._observer, None
+        observer.__exit__(*exc_info)
+
+
+class AttentionRecorder(Observing):
     """The records of one `with record_attention() as rec:` block: `rec.records` (a list, in
     the order the nodes were made), `len(rec)`, `rec[i]`, iteration, `rec.for_node(node)`,
     `rec.in_scope("blocks.0")`. Several forwards and backwards may run in one block; a second
@@ -122,32 +155,20 @@ class AttentionRecorder:
     def __init__(self) -> None:
         self.records: list[AttentionRecord] = []
         self._by_id: dict[int, AttentionRecord] = {}
-        self._observer: observe | None = None
 
     # ---- observing ----
     def _on_node(self, node: Any) -> None:
         op = node.op
         if op is None or op.name not in ATTENTION_OPS or op.engine != "tensor":
             return
-        record = _record_of(node)
+        record = record_of(node)
         self.records.append(record)
         self._by_id[node.id] = record
 
     def _on_step(self, step: Any) -> None:
         record = self._by_id.get(step.node.id)
         if record is not None and record.node is step.node:
-            _fill_grads(record, step.grad)
-
-    def __enter__(self) -> "AttentionRecorder":
-        if self._observer is not None:
-            raise RuntimeError("record_attention: this recorder is already recording")
-        self._observer = observe(on_node=self._on_node, on_step=self._on_step)
-        self._observer.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        observer, self._observer = self._observer, None
-        observer.__exit__(*exc_info)
+            fill_grads(record, step.grad)
 
     # ---- reading ----
     def __len__(self) -> int:
