@@ -100,7 +100,7 @@ class Optimizer:
         """Add a group: a dict with "params" and any options, the others taken from `defaults`."""
         where = type(self).__name__
         position = len(self.param_groups)
-        label = "params" if position == 0 and not self.param_groups else f"param_groups[{position}]['params']"
+        label = "params" if position == 0 else f"param_groups[{position}]['params']"
         if not isinstance(param_group, Mapping):
             raise TypeError(f"{where}: a parameter group must be a dict with a 'params' entry, got "
                             f"{type(param_group).__name__} (do not mix tensors and dicts in params)")

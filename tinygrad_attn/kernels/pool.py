@@ -33,19 +33,17 @@ __all__ = ["ones", "row_dot", "empty", "add", "copy", "set_buffer_reuse", "relea
            "tune_malloc"]
 
 
-_ONES_CACHE_SIZE = 64  # vectors kept, least recently used dropped first
+_ONES_CACHE_SIZE = 64  # vectors kept, the oldest dropped first
 _ones_cache: "collections.OrderedDict[tuple, np.ndarray]" = collections.OrderedDict()
 _ones_lock = threading.Lock()
 
 
 def ones(n: int, dtype: Any) -> np.ndarray:
     """A read-only vector of `n` ones of `dtype`, shared between calls (it can never go stale)."""
-    key = (n, dtype)
-    with _ones_lock:
-        vector = _ones_cache.get(key)
-        if vector is not None:
-            _ones_cache.move_to_end(key)
-            return vector
+    key = (n, np.dtype(dtype))
+    vector = _ones_cache.get(key)  # a dict read needs no lock: the common case, on every call
+    if vector is not None:
+        return vector
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
     with _ones_lock:

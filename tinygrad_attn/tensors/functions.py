@@ -12,8 +12,7 @@ from .tensor import Tensor, as_tensor
 __all__ = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "pow", "matmul", "softmax", "log_softmax"]
 
 
-def _tensor(value: Any, where: str) -> Tensor:
-    return value if isinstance(value, Tensor) else as_tensor(value, where)
+_tensor = as_tensor  # a Tensor stays itself; a number or list becomes a constant
 
 
 def exp(input: Any) -> Tensor:  # noqa: A002  (PyTorch's argument name)
