@@ -32,6 +32,7 @@ ADD.usage("__add__", lambda a, b: a + b, lambda torch, a, b: a + b,
           S((0, 3), (3,)))
 ADD.usage("__radd__", lambda a, left: left + a, lambda torch, a, left: constant_like(torch, left, a) + a,
           S((2, 3), left=2.5), S((2, 3), left=_LEFT_ROWS))
+ADD.usage("add", lambda a, b: a.add(b), lambda torch, a, b: a.add(b), S((2, 3), (3,)))
 
 
 # ---- sub: a - b ----
@@ -51,6 +52,7 @@ SUB.usage("__sub__", lambda a, b: a - b, lambda torch, a, b: a - b,
           S((2, 3), (2, 3)), S((3,), (2, 3)), S((4, 1), (1, 5)), S((2, 0), (1, 1)))
 SUB.usage("__rsub__", lambda a, left: left - a, lambda torch, a, left: constant_like(torch, left, a) - a,
           S((2, 3), left=1.5), S((2, 3), left=_LEFT_ROWS))
+SUB.usage("sub", lambda a, b: a.sub(b), lambda torch, a, b: a.sub(b), S((2, 3), (2, 1)))
 
 
 # ---- mul: a * b ----
@@ -73,6 +75,7 @@ MUL.usage("__mul__", lambda a, b: a * b, lambda torch, a, b: a * b,
           S((0, 3), (1, 3)))
 MUL.usage("__rmul__", lambda a, left: left * a, lambda torch, a, left: constant_like(torch, left, a) * a,
           S((2, 3), left=-2.0), S((2, 3), left=_LEFT_ROWS))
+MUL.usage("mul", lambda a, b: a.mul(b), lambda torch, a, b: a.mul(b), S((2, 3), (2, 3)))
 
 
 # ---- div: a / b ----
@@ -100,6 +103,7 @@ DIV.usage("__truediv__", lambda a, b: a / b, lambda torch, a, b: a / b,
           S((4, 1), (1, 5), domain=_NONZERO), S((), (2,), domain=_NONZERO), S((0, 2), (2,), domain=_NONZERO))
 DIV.usage("__rtruediv__", lambda a, left: left / a, lambda torch, a, left: constant_like(torch, left, a) / a,
           S((2, 3), domain="nonzero", left=3.0), S((2, 3), domain="nonzero", left=_LEFT_ROWS))
+DIV.usage("div", lambda a, b: a.div(b), lambda torch, a, b: a.div(b), S((2, 3), (3,), domain=("real", "nonzero")))
 
 
 # ---- pow: a ** b ----
@@ -155,6 +159,8 @@ POW.usage("__pow__", lambda a, b=None, exponent=None: a ** (b if b is not None e
           note=POW.note)
 POW.usage("__rpow__", lambda a, base: base ** a, lambda torch, a, base: constant_like(torch, base, a) ** a,
           S((2, 3), base=2.0), S((2, 3), base=0.5), S((2, 3), base=[[1.5], [3.0]]))
+POW.usage("pow", lambda a, exponent: a.pow(exponent), lambda torch, a, exponent: a.pow(exponent),
+          S((2, 3), domain="positive", exponent=1.5))
 
 
 # ---- unary ops: forward, backward and formula on three lines each ----
@@ -165,6 +171,7 @@ def neg_backward(ctx, upstream_grad):
 NEG = define("neg", methods=("__neg__", "neg"),
              forward=lambda ctx, a: -a, backward=neg_backward, formulas=("d(-a)/da = -1",))
 NEG.usage("__neg__", lambda a: -a, lambda torch, a: -a, S((2, 3)), S(()), S((0, 2)))
+NEG.usage("neg", lambda a: a.neg(), lambda torch, a: a.neg(), S((2, 3)))
 
 
 def exp_backward(ctx, upstream_grad):
@@ -275,13 +282,3 @@ ASTYPE = define("astype", forward=astype_forward, backward=astype_backward,
 ASTYPE.usage("astype", lambda x, dtype: x.astype(dtype),
              lambda torch, x, dtype: x.to(getattr(torch, np.dtype(dtype).name)),
              S((2, 3), dtype=np.float64), S((), dtype=np.float64))
-
-
-# ---- PyTorch's method spellings of the operators: x.add(y) is x + y ----
-ADD.usage("add", lambda a, b: a.add(b), lambda torch, a, b: a.add(b), S((2, 3), (3,)))
-SUB.usage("sub", lambda a, b: a.sub(b), lambda torch, a, b: a.sub(b), S((2, 3), (2, 1)))
-MUL.usage("mul", lambda a, b: a.mul(b), lambda torch, a, b: a.mul(b), S((2, 3), (2, 3)))
-DIV.usage("div", lambda a, b: a.div(b), lambda torch, a, b: a.div(b), S((2, 3), (3,), domain=("real", "nonzero")))
-POW.usage("pow", lambda a, exponent: a.pow(exponent), lambda torch, a, exponent: a.pow(exponent),
-          S((2, 3), domain="positive", exponent=1.5))
-NEG.usage("neg", lambda a: a.neg(), lambda torch, a: a.neg(), S((2, 3)))

@@ -39,6 +39,10 @@ SUM.usage("sum", lambda x, **kw: x.sum(**kw),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=-1, keepdims=True), S((2, 3, 4), axis=(0, 2)),
           S((2, 3, 4), axis=(-1, 0), keepdims=True), S((1, 3), axis=0), S((2, 3), keepdims=True),
           S((2, 0), axis=1, note="empty axis: sums are 0"), S((2, 0), axis=0), S(()))
+SUM.usage("sum", lambda x, **kw: x.sum(**kw),
+          lambda torch, x, dim=None, keepdim=False: torch.sum(x, dim=dims(dim, x.ndim), keepdim=keepdim),
+          S((2, 3), dim=1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((), dim=0, note="a 0-d tensor over dim 0"),
+          variant="dim=, keepdim=")
 
 
 # ---- mean: the same, divided by how many were averaged ----
@@ -60,6 +64,9 @@ MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
            lambda torch, x, axis=None, keepdims=False: torch.mean(x, dim=dims(axis, x.ndim), keepdim=keepdims),
            S((2, 3)), S((2, 3), axis=0), S((2, 3), axis=-1, keepdims=True), S((2, 3, 4), axis=(0, 2)),
            S((1, 4), axis=0), S((3, 0), axis=0))
+MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
+           lambda torch, x, dim=None, keepdim=False: torch.mean(x, dim=dims(dim, x.ndim), keepdim=keepdim),
+           S((2, 3), dim=-1, keepdim=True), S((), dim=-1), variant="dim=, keepdim=")
 
 
 # ---- max / min: the gradient goes to the extreme; tied extremes share it equally ----
@@ -139,13 +146,6 @@ VAR.usage("var", lambda x, **kw: x.var(**kw),
               torch.var(x, dim=dims(axis, x.ndim), correction=correction, keepdim=keepdims),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=0, keepdims=True), S((2, 3, 4), axis=(0, 2)),
           S((4, 3), axis=-2, correction=0), S((1, 5), axis=1), S((3, 1), axis=0))
-SUM.usage("sum", lambda x, **kw: x.sum(**kw),
-          lambda torch, x, dim=None, keepdim=False: torch.sum(x, dim=dims(dim, x.ndim), keepdim=keepdim),
-          S((2, 3), dim=1), S((2, 3, 4), dim=(0, 2), keepdim=True), S((), dim=0, note="a 0-d tensor over dim 0"),
-          variant="dim=, keepdim=")
-MEAN.usage("mean", lambda x, **kw: x.mean(**kw),
-           lambda torch, x, dim=None, keepdim=False: torch.mean(x, dim=dims(dim, x.ndim), keepdim=keepdim),
-           S((2, 3), dim=-1, keepdim=True), S((), dim=-1), variant="dim=, keepdim=")
 VAR.usage("std", lambda x, **kw: x.std(**kw),
           lambda torch, x, dim=None, keepdim=False, correction=1:
               torch.std(x, dim=dims(dim, x.ndim), correction=correction, keepdim=keepdim),

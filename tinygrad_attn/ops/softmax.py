@@ -38,6 +38,9 @@ SOFTMAX.usage("softmax", lambda x, **kw: x.softmax(**kw), lambda torch, x, axis=
               S((2, 3)), S((2, 3), axis=0), S((4,)), S((2, 3, 4), axis=1), S((3, 1)),
               S(values=[_HUGE_LOGITS], note="huge logits stay finite"), S((2, 0)), S((0, 3), axis=0),
               note=SOFTMAX.note)
+SOFTMAX.usage("softmax", lambda x, **kw: x.softmax(**kw), lambda torch, x, dim=-1: torch.softmax(x, dim=dim),
+              S((2, 3), dim=0), S((2, 3, 4), dim=-2), S((), note="a 0-d tensor: softmax over dim -1 is 1"),
+              S((), dim=0), variant="dim=")
 
 
 # ---- log_softmax: y = x - log Σ exp(x) ----
@@ -61,9 +64,6 @@ LOG_SOFTMAX.usage("log_softmax", lambda x, **kw: x.log_softmax(**kw),
                   lambda torch, x, axis=-1: torch.log_softmax(x, dim=axis),
                   S((2, 3)), S((2, 3), axis=0), S((4,)), S((2, 3, 4), axis=-2), S((3, 1)),
                   S(values=[_HUGE_LOGITS], note="huge logits stay finite"), S((2, 0)), note=LOG_SOFTMAX.note)
-SOFTMAX.usage("softmax", lambda x, **kw: x.softmax(**kw), lambda torch, x, dim=-1: torch.softmax(x, dim=dim),
-              S((2, 3), dim=0), S((2, 3, 4), dim=-2), S((), note="a 0-d tensor: softmax over dim -1 is 1"),
-              S((), dim=0), variant="dim=")
 LOG_SOFTMAX.usage("log_softmax", lambda x, **kw: x.log_softmax(**kw),
                   lambda torch, x, dim=-1: torch.log_softmax(x, dim=dim), S((2, 3), dim=0), S(()),
                   variant="dim=")
