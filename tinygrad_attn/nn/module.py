@@ -494,7 +494,25 @@ def _slice_of(container: Module, index: slice, renumber: bool) -> Module:
     return part
 
 
-class ModuleList(Module):
+class _IndexedModules(Module):
+    """What ModuleList and Sequential share: `c[i]`, `c[a:b]` (renumbered or under the same keys),
+    `len(c)` and iteration, in the order the modules were added."""
+
+    _renumber = True  # does a slice number its items afresh (ModuleList) or keep their keys?
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return _slice_of(self, index, renumber=self._renumber)
+        return list(self._modules.values())[_index_of(type(self).__name__, index, len(self._modules))]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+
+class ModuleList(_IndexedModules):
     """A list of modules whose parameters are registered as `0.weight`, `1.weight`, ...
 
     It has no forward: loop over it and call the items. Each item runs in scope
@@ -518,17 +536,6 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
         return self
-
-    def __getitem__(self, index: int | slice) -> Module:
-        if isinstance(index, slice):
-            return _slice_of(self, index, renumber=True)
-        return list(self._modules.values())[_index_of(type(self).__name__, index, len(self._modules))]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); loop over it and call each module")
@@ -606,12 +613,14 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward(); look a module up by key and call it")
 
 
-class Sequential(Module):
+class Sequential(_IndexedModules):
     """Modules called one after another: `Sequential(a, b, c)(x)` is `c(b(a(x)))`.
 
     Registered as `0`, `1`, ... (or under the keys of an OrderedDict), so names read
     `mlp.0.weight`; each runs in its own scope inside the Sequential's (`mlp/0`).
     """
+
+    _renumber = False  # a slice keeps the items' keys, as in PyTorch
 
     def __init__(self, *modules: Module):
         super().__init__()
@@ -631,17 +640,6 @@ class Sequential(Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
         self.add_module(str(len(self._modules)), module)
         return self
-
-    def __getitem__(self, index: int | slice) -> Module:
-        if isinstance(index, slice):
-            return _slice_of(self, index, renumber=False)
-        return list(self._modules.values())[_index_of("Sequential", index, len(self._modules))]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
 
     def forward(self, input: Any) -> Any:  # noqa: A002  (PyTorch's name)
         for module in self:
