@@ -195,10 +195,9 @@ def _given_mask(attn_mask: Any, mask: Any, where: str) -> Any:
     return mask
 
 
-def _weights(where: str, q: Tensor, k: Tensor, attn_mask: Any, is_causal: bool, scale: np.floating,
-             scores_shape: tuple[int, ...]) -> Tensor:
-    """The attention weights as one node: a boolean mask goes into the op, a float one is a bias input."""
-    allowed, bias = check_attn_mask(attn_mask, scores_shape, q.data.dtype, where)
+def _weights(q: Tensor, k: Tensor, allowed: Any, bias: Any, is_causal: bool, scale: np.floating) -> Tensor:
+    """The attention weights as one node: a boolean mask goes into the op, a float one (`bias`,
+    from `check_attn_mask`) is an input of its own."""
     if bias is None:
         weights = apply(ATTENTION_WEIGHTS, (q, k), mask=allowed, is_causal=bool(is_causal), scale=scale)
     else:
@@ -217,7 +216,8 @@ def attention_weights(query: Any, key: Any, attn_mask: Any = None, is_causal: bo
     where = "attention_weights"
     q, k, _, scores_shape = check_inputs(where, query, key)
     scale = check_scale(scale, q.shape[-1], q.data.dtype, where)
-    return _weights(where, q, k, _given_mask(attn_mask, mask, where), is_causal, scale, scores_shape)
+    allowed, bias = check_attn_mask(_given_mask(attn_mask, mask, where), scores_shape, q.data.dtype, where)
+    return _weights(q, k, allowed, bias, is_causal, scale)
 
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
@@ -246,13 +246,10 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         raise ValueError(f"{where}: dropout_p must be a probability in [0, 1], got {dropout_p!r}")
     q, k, v, scores_shape = check_inputs(where, query, key, value)
     scale = check_scale(scale, q.shape[-1], q.data.dtype, where)
-    attn_mask = _given_mask(attn_mask, mask, where)
-    float_mask = attn_mask is not None and (attn_mask.data if isinstance(attn_mask, Tensor)
-                                            else np.asarray(attn_mask)).dtype != np.bool_
-    if not (return_weights or dropout_p > 0 or float_mask):  # the usual case: one fused op
-        allowed, _ = check_attn_mask(attn_mask, scores_shape, q.data.dtype, where)
+    allowed, bias = check_attn_mask(_given_mask(attn_mask, mask, where), scores_shape, q.data.dtype, where)
+    if not (return_weights or dropout_p > 0 or bias is not None):  # the usual case: one fused op
         return apply(SDPA, (q, k, v), mask=allowed, is_causal=bool(is_causal), scale=scale)
-    weights = _weights(where, q, k, attn_mask, is_causal, scale, scores_shape)
+    weights = _weights(q, k, allowed, bias, is_causal, scale)
     attended = weights
     if dropout_p > 0:
         from ..functional.regularization import dropout  # functional imports attention: looked up at call time
