@@ -27,7 +27,8 @@ import numpy as np
 from .. import functional as F
 from ..attention.hard import hard_attention
 from ..tensors import Tensor
-from ..trace.lens import Lens, number, plain, trace
+from ..trace.lens import Lens, number, plain
+from ..viz.lens import trace  # the lens that also draws itself, so a notebook can show it
 from .worked_example import KEYS, QUERY_A, TARGET, VALUES
 
 __all__ = ["worked_example_tensors", "worked_example_lens", "soft_vs_hard", "SoftHardRow", "SoftHardReport",
