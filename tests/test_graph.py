@@ -222,7 +222,7 @@ def test_attention_head_shows_its_ops_inside_a_head0_cluster():
     assert picture.clusters == ["head0"]
     assert "(3, 2) float64" in picture.text(picture.one("q"))
     assert "1.414" in picture.text(picture.one("constant", "scalar"))
-    assert "[F T T] [F F T] [F F F]" in picture.text(picture.one("constant", "bool"))  # the mask too
+    assert "[F T T] [F F T] [F F F]" in picture.text(picture.one("mask (True = filled in)", "bool"))  # the mask too, named by its role
     # Only the sum (made outside the scope) and its output sit outside the head0 cluster.
     top_level, _, cluster = graph.source.partition("subgraph cluster_0")
     assert top_level.count("class=op") == 1 and "sum</B>" in top_level
@@ -243,8 +243,10 @@ def test_tensor_gradients_appear_only_after_backward():
     after = drawn(draw_graph(loss))
     # d(sum(x @ W))/dW = xᵀ @ ones: column sums of x in every column, [[4, 4], [6, 6]]
     assert "4.000 4.000" in after.text(after.one("weight")) and "6.000 6.000" in after.text(after.one("weight"))
-    # The matmul output and the loss are not leaves: their gradients passed through, unkept.
-    assert len(after.find("grad not retained")) == 2
+    # The matmul output is not a leaf: its gradient passed through, unkept. The loss (the root)
+    # shows the 1 backward started from.
+    assert len(after.find("grad not retained")) == 1
+    assert "grad 1 (the seed" in after.text(after.one("scalar"))
     assert "grad" not in after.text(after.one("x"))  # a constant input never gets one
 
 
@@ -382,7 +384,7 @@ def test_collapse_by_path_list_matches_collapse_by_depth():
 
 def test_uncollapsed_gpt_draws_nested_clusters():
     loss, _ = scoped_gpt_loss(n_layers=1)
-    source = draw_graph(loss).source
+    source = draw_graph(loss, collapse=None).source
     labels = re.findall(r"subgraph cluster_\d+ \{\n\t*class=scope [^\n]* label=\"?([\w.]+)", source)
     assert labels == ["gpt", "tok_emb", "pos_emb", "blocks.0", "ln1", "attn", "head0", "head1", "ln2", "mlp", "head"]
     # Parameters made outside any scope are drawn inside the module that uses them.
@@ -392,7 +394,7 @@ def test_uncollapsed_gpt_draws_nested_clusters():
 
 def test_collapse_rejects_a_scope_that_is_not_there():
     loss, _ = scoped_gpt_loss(n_layers=1)
-    with pytest.raises(ValueError, match=r"collapse 'gpt/blocks\.7' matches no scope.*gpt/blocks\.0"):
+    with pytest.raises(ValueError, match=r"collapse 'gpt/blocks\.7' matches no scope.*blocks\.0, blocks\.0\.attn"):
         draw_graph(loss, collapse=["gpt/blocks.7"])
     with pytest.raises(ValueError, match="depth must be >= 1"):
         draw_graph(loss, collapse=0)
@@ -401,7 +403,7 @@ def test_collapse_rejects_a_scope_that_is_not_there():
 def test_max_nodes_refuses_a_big_graph_and_suggests_collapsing():
     loss, _ = scoped_gpt_loss()
     with pytest.raises(ValueError, match=r"needs 2\d\d boxes, more than max_nodes=100.*collapse=") as error:
-        draw_graph(loss, max_nodes=100)
+        draw_graph(loss, max_nodes=100, collapse=None)
     assert "gpt/blocks.0" in str(error.value)
     assert isinstance(draw_graph(loss, max_nodes=100, collapse=2), Graph)
 
@@ -437,7 +439,7 @@ def test_options_reach_the_dot_source():
     assert "rankdir=LR" in draw_graph(head["loss"], rankdir="LR").source
     op_label = re.search(r"o\d+ \[label=<(.*?)> ", draw_graph(Value(1.0) * 2.0, formulas=True).source).group(1)
     assert "mul" in op_label and "d(a*b)/da = b" in op_label
-    assert "label=&lt;attention&gt;" in draw_graph(head["loss"], title="<attention>").source.replace('"', "")
+    assert ">&lt;attention&gt;</FONT>" in draw_graph(head["loss"], title="<attention>").source
 
 
 def test_bad_arguments_name_the_problem():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence, TextIO
 
+from ..core import scope
 from ..scalar import Value, dot, softmax, sum_values, weighted_sum
 
 __all__ = ["QUERY_A", "KEYS", "VALUES", "TARGET", "build_graph", "worked_example"]
@@ -35,14 +36,19 @@ def build_graph(target: Sequence[float] = TARGET) -> dict:
     query = [Value(x, name=f"q_A[{i}]") for i, x in enumerate(QUERY_A)]
     keys = {t: [Value(x, name=f"k_{t}[{i}]") for i, x in enumerate(KEYS[t])] for t in tokens}
     values = {t: [Value(x, name=f"v_{t}[{i}]") for i, x in enumerate(VALUES[t])] for t in tokens}
-    scores = [dot(query, keys[t]) for t in tokens]
-    weights = softmax(scores)
-    output = weighted_sum(weights, [values[t] for t in tokens])
+    # Each stage in a scope of its own, so a drawing frames it (scores, softmax, weighted sum, loss).
+    with scope("scores"):
+        scores = [dot(query, keys[t]) for t in tokens]
+    with scope("softmax"):
+        weights = softmax(scores)
+    with scope("weighted_sum"):
+        output = weighted_sum(weights, [values[t] for t in tokens])
     for t, score, weight in zip(tokens, scores, weights):
         score.name, weight.name = f"score_{t}", f"weight_{t}"
     for i, o in enumerate(output):
         o.name = f"out[{i}]"
-    loss = sum_values([(o - t) ** 2 for o, t in zip(output, target)])
+    with scope("loss"):
+        loss = sum_values([(o - t) ** 2 for o, t in zip(output, target)])
     loss.name = "loss"
     return {"scores": scores, "weights": weights, "output": output, "loss": loss,
             "query": query, "keys": keys, "values": values}

@@ -10,8 +10,11 @@ no grad included: constant tensors, numbers written into expressions) and return
 - a rounded box per op with the op's name; hovering shows its local rule (the op's formula);
 - nodes made inside `scope(...)` blocks (and nn modules) sit in nested, labelled clusters.
 
-At scale, `collapse` folds chosen scopes into one node each, `highlight` marks every path from
-the root to chosen nodes, and `color_by="grad"` shades values by gradient size. Node ids follow
+At scale, `collapse` folds chosen scopes into one node each (a model too big for a screen is
+folded by default, as deep as still fits, with a caption saying so), `highlight` marks every
+path from the root to chosen nodes, and `color_by="grad"` shades values (and folded boxes) by
+gradient size. Constants say what they are ("targets", "token ids") and are drawn dashed and
+grey, never like a parameter that learns. Node ids follow
 creation order, never memory addresses, so the same graph gives the same DOT text byte for byte.
 
 Every box and edge carries a Graphviz `id` (`v3` a value, `o3` its op, `s0` a folded scope,
@@ -34,7 +37,7 @@ import numpy as np
 from ..core import Node
 from ..scalar import Value
 from ..tensors import Tensor
-from .render import DEFAULT_FONT, MONO_FONT, Graph
+from .render import DEFAULT_FONT, MONO_FONT, Graph, pipe
 
 __all__ = ["draw_graph", "BoxIds", "SMALL_TENSOR", "DEFAULT_MAX_NODES", "HIGHLIGHT_COLOR", "PENDING_GRAD",
            "PENDING_GRAD_SHORT",
@@ -44,6 +47,10 @@ SMALL_TENSOR = 16  # tensors with at most this many elements show their numbers
 SMALL_TENSOR_COMPACT = 9  # the same in a compact drawing (a 3 x 3 matrix, not a 16-wide bias)
 ENTRIES_PER_LINE = 8  # longer rows wrap onto further lines
 DEFAULT_MAX_NODES = 2000  # past this, dot takes tens of seconds and nobody can read the result
+SPINE_WEIGHT = "4"  # dot's edge weight for computed values (leaves' edges keep weight 1)
+FIT_WIDTH_PT = 1400  # a model's graph wider than this (about two notebook widths) folds by default...
+FIT_HEIGHT_PT = 2000  # ...or taller than this (two screens of scrolling)
+FIT_BOXES = 150  # the same limit counted in boxes, where no renderer can measure the width
 
 HIGHLIGHT_COLOR = "#d62728"
 OP_FILL = "#dde8f8"
@@ -94,7 +101,7 @@ def draw_graph(
     *,
     rankdir: str = "TB",
     show_values: bool = True,
-    collapse: int | str | Sequence[str] | None = None,
+    collapse: int | str | Sequence[str] | None = "auto",
     highlight: Highlight = None,
     color_by: str | None = None,
     formulas: bool = False,
@@ -107,11 +114,18 @@ def draw_graph(
 
     rankdir      "TB" (top to bottom, the default: wide graphs still fit a screen) or "LR" (left to right)
     show_values  print numbers (Value data, small tensors' entries, gradients); False: structure only
-    collapse     scope paths or patterns (["gpt/blocks.0", "gpt/blocks.*"]) or a depth: `collapse=2`
-                 folds every scope two levels deep (e.g. gpt/blocks.0) with all it holds into one node
-    highlight    a Value/Tensor, a name/label string, or a list of them: every path from the root to
-                 them is drawn in red (nodes and edges carry the SVG class "highlight")
-    color_by     "grad": shade values by gradient size (|grad|, or the norm for tensors) on a log scale
+    collapse     "auto" (the default): a model's graph bigger than a screen (FIT_WIDTH_PT by
+                 FIT_HEIGHT_PT) folds its modules, as deep as still fits, and says so in its caption
+                 (`graph.note`); None: fold nothing; a depth: `collapse=2` folds every scope two levels deep (gpt/blocks.0)
+                 with all it holds into one box; or scope names or patterns, spelled as the scope
+                 path ("gpt/blocks.0", "gpt/blocks.*") or as the parameter names spell the module
+                 ("blocks.0", "blocks.*.attn")
+    highlight    a Value/Tensor, a name/label string (a parameter's name such as
+                 "blocks.0.attn.qkv_proj.weight", or a scope's), or a list of them: every path from
+                 the root to them is drawn in red (nodes and edges carry the SVG class "highlight");
+                 a folded box holding one says which
+    color_by     "grad": shade values by gradient size (|grad|, or the norm for tensors) on a log
+                 scale; a folded box by the norm of every gradient kept inside it
     formulas     write each op's formula under its name (it is always the op's tooltip)
     max_nodes    refuse to draw more boxes than this (None: no limit), suggesting what to collapse
     title        a caption above the graph
@@ -120,14 +134,23 @@ def draw_graph(
     compact      narrow boxes: a Value's name, data and grad on lines of their own, so a wide graph
                  (the worked example) still fits a screen's width at a readable size
     """
-    roots = _as_roots(root)
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_graph: rankdir must be 'LR' or 'TB' (or 'RL', 'BT'), got {rankdir!r}")
     if color_by not in (None, "grad"):
         raise ValueError(f"draw_graph: color_by must be None or 'grad', got {color_by!r}")
     if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
         raise ValueError(f"draw_graph: max_nodes must be a positive int or None, got {max_nodes!r}")
+    options = dict(rankdir=rankdir, show_values=show_values, highlight=highlight, color_by=color_by,
+                   formulas=formulas, max_nodes=max_nodes, title=title, pending_grads=pending_grads, compact=compact)
+    roots = _as_roots(root)
+    if isinstance(collapse, str) and collapse == "auto":
+        return _draw_fitting(roots, options)
+    return _draw(roots, collapse=collapse, note=None, **options)
 
+
+def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, show_values: bool,
+          highlight: Highlight, color_by: str | None, formulas: bool, max_nodes: int | None, title: str | None,
+          pending_grads: bool, compact: bool) -> Graph:
     nodes = _collect(roots)
     position = {id(n): i for i, n in enumerate(nodes)}
     inputs_of = [[position[id(inp)] for inp in n.inputs] for n in nodes]
@@ -137,24 +160,28 @@ def draw_graph(
             users[j].append(i)
     scopes = _placed_scopes(nodes, users)
     groups = _collapse_groups(scopes, collapse)
-    targets = _highlight_targets(highlight, nodes, position)
+    targets = _highlight_targets(highlight, nodes, position, scopes)
     reaches = _reaches_target(inputs_of, targets)
     root_ids = {position[id(r)] for r in roots}
 
     group_names = list(dict.fromkeys(g for g in groups if g is not None))
     group_id = {name: f"s{k}" for k, name in enumerate(group_names)}
-    box_count = len(group_names) + sum(1 + (not n.is_leaf) for n, g in zip(nodes, groups) if g is None)
+    box_count = _box_count(nodes, groups)
     if max_nodes is not None and box_count > max_nodes:
         raise ValueError(_too_many_message(box_count, max_nodes, scopes, groups, nodes))
 
-    shades = _GradShades(nodes) if color_by == "grad" else None
     backward_ran = not pending_grads and _backward_ran(nodes)
+    grads = [_shown_grad(n, i in root_ids, backward_ran) for i, n in enumerate(nodes)]
+    groups_grad = {name: _norm_of([grads[i] for i in range(len(nodes)) if groups[i] == name]) for name in group_names}
+    shades = _GradShades([_grad_size(g) for g in grads] + list(groups_grad.values())) if color_by == "grad" else None
 
     graph = Graph("compute_graph")
     graph.attr(rankdir=rankdir, fontname=DEFAULT_FONT, fontsize="12", nodesep="0.12" if compact else "0.25",
                ranksep="0.35")
-    if title:
-        graph.attr(label=_escape(title), labelloc="t", fontsize="16")
+    if title or note:
+        caption = [f'<FONT POINT-SIZE="16">{_escape(title)}</FONT>'] if title else []
+        caption += [_small(line, "#3d4852") for line in note.splitlines()] if note else []
+        graph.attr(label="<" + "<BR/>".join(caption) + ">", labelloc="t")
     graph.attr("node", fontname=DEFAULT_FONT, fontsize="11")
     graph.attr("edge", fontname=DEFAULT_FONT, fontsize="9", color="#555555", arrowsize="0.7")
 
@@ -173,8 +200,8 @@ def draw_graph(
             boxes.value[node.id] = group_id[groups[i]]
             continue
         marked = targets.get(i, False) or reaches[i]
-        box = _value_box(node, scopes[i], show_values, shades, backward_ran, pending_grads, pending, compact,
-                         i in root_ids, marked)
+        box = _value_box(node, scopes[i], grads[i], _constant_role(node, [nodes[u] for u in users[i]]),
+                         show_values, shades, backward_ran, pending_grads, pending, compact, i in root_ids, marked)
         place(scopes[i], f"v{i}", {**box, "id": f"v{i}"})
         boxes.value[node.id] = f"v{i}"
         if show_values and node.requires_grad and not backward_ran:  # its grad line says PENDING_GRAD
@@ -185,17 +212,71 @@ def draw_graph(
     for name in group_names:
         contained = group_contents[name]
         marked = any(targets.get(i, False) or reaches[i] for i in contained)
-        box = _group_box(name, [nodes[i] for i in contained], marked, pending if pending_grads else None)
+        held = [_name_of(nodes[i]) or f"a {type(nodes[i]).__name__}" for i in contained if targets.get(i, False)]
+        fill = shades.fill_size(groups_grad[name]) if shades is not None else GROUP_FILL
+        box = _group_box(name, [nodes[i] for i in contained], marked, pending if pending_grads else None, held, fill)
         place(_parent(name), group_id[name], {**box, "id": group_id[name]})
         if pending_grads:
             boxes.grad_boxes.add(group_id[name])
 
     _emit_clusters(graph, members)
-    _emit_edges(graph, nodes, inputs_of, groups, group_id, targets, reaches, boxes)
+    _emit_edges(graph, nodes, inputs_of, groups, group_id, targets, reaches, boxes, scopes)
     if shades is not None:
         graph.node("legend", **shades.legend_box())
     graph.boxes = boxes
+    graph.note = note
     return graph
+
+
+def _box_count(nodes: list[Node], groups: list[str | None]) -> int:
+    """Boxes drawn: one per folded scope, else one per value and one per op."""
+    folded = {g for g in groups if g is not None}
+    return len(folded) + sum(1 + (not n.is_leaf) for n, g in zip(nodes, groups) if g is None)
+
+
+def _draw_fitting(roots: list[Node], options: dict[str, Any]) -> Graph:
+    """The default fold. A model's graph (scopes nested two deep or more: the model, then its
+    modules) that is wider than a screen, or bigger than max_nodes, is drawn with its modules
+    folded, as deep as still fits; the caption says so and how to open more. Other graphs are
+    drawn whole."""
+    nodes = _collect(roots)
+    users: list[list[int]] = [[] for _ in nodes]
+    position = {id(n): i for i, n in enumerate(nodes)}
+    for i, node in enumerate(nodes):
+        for inp in node.inputs:
+            users[position[id(inp)]].append(i)
+    scopes = _placed_scopes(nodes, users)
+    deepest = max((path.count("/") + 1 for path in scopes if path), default=0)
+    everything = _box_count(nodes, [None] * len(nodes))
+    limit = options["max_nodes"]
+    if deepest < 2 or (limit is None or everything <= limit) and everything <= FIT_BOXES // 3:
+        return _draw(roots, collapse=None, note=None, **options)  # one level of scopes, or small
+    if limit is None or everything <= limit:
+        whole = _draw(roots, collapse=None, note=None, **options)
+        if _fits_a_screen(whole, everything):
+            return whole
+    depth = 2
+    for candidate in range(deepest - 1, 1, -1):
+        folded = _draw(roots, collapse=candidate, note=None, **options)
+        if _fits_a_screen(folded, _box_count(nodes, _collapse_groups(scopes, candidate))):
+            depth = candidate
+            break
+    opens = f"collapse={depth + 1} opens one level more, " if depth < deepest else ""
+    note = (f"Folded at depth {depth} to fit a screen ({everything} boxes in full).\n"
+            f"{opens}collapse=None draws everything.")
+    return _draw(roots, collapse=depth, note=note, **options)
+
+
+def _fits_a_screen(graph: Graph, boxes: int) -> bool:
+    """Laid out within FIT_WIDTH_PT x FIT_HEIGHT_PT (dot is quick at these sizes); without a
+    renderer, no more than FIT_BOXES boxes."""
+    try:
+        plain = pipe(graph.source, "plain", quiet=True).decode("utf-8", "replace")
+        _, _, width, height = plain.split(maxsplit=4)[:4]  # "graph <scale> <width> <height>", in inches
+        width_pt, height_pt = float(width) * 72, float(height) * 72
+    except (RuntimeError, OSError, ValueError):
+        return boxes <= FIT_BOXES
+    return width_pt <= FIT_WIDTH_PT and height_pt <= FIT_HEIGHT_PT
 
 
 def _backward_ran(nodes: list[Node]) -> bool:
@@ -288,24 +369,39 @@ def _collapse_groups(scopes: list[str], collapse: Any) -> list[str | None]:
         parts = scope_path.split("/") if scope_path else []
         for depth in range(1, len(parts) + 1):  # the outermost matching scope wins
             prefix = "/".join(parts[:depth])
-            hits = [p for p in patterns if p == prefix or fnmatch.fnmatchcase(prefix, p)]
+            hits = [p for p in patterns if _names_scope(p, prefix)]
             if hits:
                 matched.update(hits)
                 folded[scope_path] = prefix
                 break
     unmatched = [p for p in patterns if p not in matched]
     if unmatched:
-        known = sorted({"/".join(s.split("/")[:d]) for s in folded if s for d in range(1, s.count("/") + 2)})
+        known = sorted({_module_name("/".join(s.split("/")[:d])) or s.split("/")[0]
+                        for s in folded if s for d in range(1, s.count("/") + 2)})
         shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "") if known else "(none: nothing here was made inside a scope)"
         raise ValueError(f"draw_graph: collapse {unmatched[0]!r} matches no scope in this graph; its scopes are {shown}")
     return [folded[s] for s in scopes]
+
+
+def _module_name(path: str) -> str:
+    """A scope path as the parameter names spell it: "gpt/blocks.0/attn" -> "blocks.0.attn"
+    (the outermost scope is the model itself, which its parameter names leave out)."""
+    return ".".join(path.split("/")[1:])
+
+
+def _names_scope(pattern: str, path: str) -> bool:
+    """Does a name or pattern a learner typed stand for this scope path? Either spelling counts:
+    the path ("gpt/blocks.0", "gpt/blocks.*") or the module name ("blocks.0", "blocks.*")."""
+    spellings = (path, path.replace("/", "."), _module_name(path))
+    return any(pattern == name or fnmatch.fnmatchcase(name, pattern) for name in spellings if name)
 
 
 def _name_of(node: Node) -> str:
     return node.name or ""
 
 
-def _highlight_targets(highlight: Highlight, nodes: list[Node], position: dict[int, int]) -> dict[int, bool]:
+def _highlight_targets(highlight: Highlight, nodes: list[Node], position: dict[int, int],
+                       scopes: list[str]) -> dict[int, bool]:
     """Positions of the nodes to highlight paths to (a dict used as an ordered set)."""
     if highlight is None:
         return {}
@@ -321,6 +417,10 @@ def _highlight_targets(highlight: Highlight, nodes: list[Node], position: dict[i
             targets[position[id(item)]] = True
         elif isinstance(item, str):
             found = [i for i, n in enumerate(nodes) if _name_of(n) == item]
+            if not found:  # a scope's name: every value made inside it
+                found = [i for i, path in enumerate(scopes)
+                         if path and any(_names_scope(item.strip("/"), "/".join(path.split("/")[:d]))
+                                         for d in range(1, path.count("/") + 2))]
             if not found:
                 names = sorted({_name_of(n) for n in nodes if _name_of(n)})
                 shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "(no node has a name)"
@@ -451,8 +551,33 @@ def _table(rows: list[str], *, fill: str, pen: str, border: int, dashed: bool) -
     )
 
 
+# What an unnamed constant is, told by the op and input slot it feeds (names set where the
+# constant is made, "positions" or "1/√d = 0.5", say more and win).
+CONSTANT_ROLES = {
+    ("embedding", 0): "token ids",
+    ("cross_entropy", 1): "targets",
+    ("nll_loss", 1): "targets",
+    ("masked_fill", 1): "mask (True = filled in)",
+    ("where", 0): "condition (True = take the first)",
+    ("biased_attention_weights", 2): "attention bias (added to the scores)",
+}
+
+
+def _constant_role(node: Node, users: list[Node]) -> str | None:
+    """The words for a constant leaf: its name, else the role its first user gives it."""
+    if not node.is_leaf or node.requires_grad:
+        return None
+    if node.name:
+        return node.name
+    for user in users:
+        for slot, inp in enumerate(user.inputs):
+            if inp is node and (user.op.name, slot) in CONSTANT_ROLES:
+                return CONSTANT_ROLES[(user.op.name, slot)]
+    return None
+
+
 def _value_box(
-    node: Node, scope_path: str, show_values: bool, shades: "_GradShades | None",
+    node: Node, scope_path: str, grad: Any, role: str | None, show_values: bool, shades: "_GradShades | None",
     backward_ran: bool, pending: bool, pending_text: str, compact: bool, is_root: bool, marked: bool,
 ) -> dict[str, str]:
     """The box for one value: a Value's label/data/grad in a row, or a Tensor's summary."""
@@ -462,22 +587,23 @@ def _value_box(
     fill = CONST_FILL if constant else PARAM_FILL if learns else PLAIN_FILL
     grad_color = GRAD_TEXT
     if shades is not None and not constant:
-        fill = shades.fill(node)
+        fill = shades.fill_size(_grad_size(grad))
         grad_color = "#000000"  # red text would vanish on the orange shades
     pen = HIGHLIGHT_COLOR if marked else "#333333"
     border = 3 if marked else 2 if is_root else 1
     where = f" in {scope_path}" if scope_path else ""
-    made_by = f"made by {node.op.name}" if not node.is_leaf else ("a leaf that learns" if learns else "a constant")
+    made_by = (f"made by {node.op.name}" if not node.is_leaf else "a leaf that learns" if learns
+               else f"a constant ({role}), it never learns" if role else "a constant, it never learns")
     if isinstance(node, Value):
-        rows = _value_rows(node, show_values, backward_ran, pending_text, grad_color, compact)
+        rows = _value_rows(node, role, show_values, backward_ran, pending_text, grad_color, compact)
         tooltip = f"{node.name or 'Value'}: {made_by}{where}"
     elif isinstance(node, Tensor):
-        rows = _tensor_rows(node, show_values, backward_ran, pending, pending_text, grad_color, compact)
+        rows = _tensor_rows(node, grad, role, show_values, backward_ran, pending, pending_text, grad_color, compact)
         tooltip = f"{node.name or 'Tensor'} {tuple(node.shape)} {node.dtype}: {made_by}{where}"
     else:  # another front end: show what every node has
         rows = [f"<TD>{_escape(type(node).__name__)}</TD>"]
         tooltip = f"{type(node).__name__}: {made_by}{where}"
-    classes = ["value"] + (["root"] if is_root else []) + (["highlight"] if marked else [])
+    classes = ["value"] + (["root"] if is_root else []) + (["constant"] if constant else []) + (["highlight"] if marked else [])
     return {
         "label": _table(rows, fill=fill, pen=pen, border=border, dashed=constant),
         "shape": "plain",
@@ -486,12 +612,12 @@ def _value_box(
     }
 
 
-def _value_rows(value: Value, show_values: bool, backward_ran: bool, pending_text: str, grad_color: str,
-                compact: bool) -> list[str]:
-    if value.name:
+def _value_rows(value: Value, role: str | None, show_values: bool, backward_ran: bool, pending_text: str,
+                grad_color: str, compact: bool) -> list[str]:
+    if value.name and value.requires_grad:
         name = f"<B>{_escape(value.name)}</B>"
     elif value.is_leaf:
-        name = f'<FONT COLOR="{MUTED_TEXT}">{"leaf" if value.requires_grad else "const"}</FONT>'
+        name = f'<FONT COLOR="{MUTED_TEXT}">{_escape(role or "const") if not value.requires_grad else "leaf"}</FONT>'
     else:
         name = ""
     cells = [name] if name else []
@@ -508,9 +634,11 @@ def _value_rows(value: Value, show_values: bool, backward_ran: bool, pending_tex
     return ["<TD>" + "  ".join(cells) + "</TD>"]  # one cell keeps bold and plain text on one baseline
 
 
-def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, pending: bool, pending_text: str,
-                 grad_color: str, compact: bool) -> list[str]:
-    if tensor.name:
+def _tensor_rows(tensor: Tensor, grad: Any, role: str | None, show_values: bool, backward_ran: bool, pending: bool,
+                 pending_text: str, grad_color: str, compact: bool) -> list[str]:
+    if role:  # a constant: muted, so it never reads like a parameter that learns
+        name = f'<FONT COLOR="{MUTED_TEXT}">{_escape(role)}</FONT> '
+    elif tensor.name:
         name = f"<B>{_escape(tensor.name)}</B> "
     elif tensor.is_leaf:
         name = f"<B>{'leaf' if tensor.requires_grad else 'constant'}</B> "
@@ -523,9 +651,10 @@ def _tensor_rows(tensor: Tensor, show_values: bool, backward_ran: bool, pending:
     small = tensor.data.size <= (SMALL_TENSOR_COMPACT if compact else SMALL_TENSOR)
     if small:
         rows.append(f'<TD ALIGN="LEFT">{_mono(_array_lines(tensor.data))}</TD>')
-    grad = tensor.grad
     if tensor.requires_grad and (pending or not backward_ran):
         rows.append(f"<TD>{_small(pending_text, grad_color)}</TD>")
+    elif grad is not None and tensor.grad is None and tensor.data.size == 1:  # the root's seed, never stored
+        rows.append(f"<TD>{_small('grad 1 (the seed: dloss/dloss)', grad_color)}</TD>")
     elif grad is not None:
         grad = np.asarray(grad)
         if small:
@@ -559,26 +688,35 @@ def _op_box(node: Node, formulas: bool, marked: bool) -> dict[str, str]:
     }
 
 
-def _group_box(path: str, contained: list[Node], marked: bool, pending_text: str | None = None) -> dict[str, str]:
-    """One box standing for a folded scope: its name and how much it hides."""
+def _group_box(path: str, contained: list[Node], marked: bool, pending_text: str | None = None,
+               held: Sequence[str] = (), fill: str = "") -> dict[str, str]:
+    """One box standing for a folded scope: its name, how much it hides, the highlighted nodes
+    it holds."""
     ops = sum(not n.is_leaf for n in contained)
     learning_leaves = sum(n.is_leaf and n.requires_grad for n in contained)
-    lines = [f"<B>{_escape(path.rpartition('/')[2])}</B>", _small(path)]
+    short = path.rpartition("/")[2]
+    lines = [f"<B>{_escape(short)}</B>"]
+    if (_module_name(path) or path) != short:  # where it sits, as parameter names spell it
+        lines.append(_small(_module_name(path) or path))
     summary = f"{ops} op{'s' if ops != 1 else ''} hidden"
     if learning_leaves:
         summary += f", {learning_leaves} parameter{'s' if learning_leaves != 1 else ''}"
     lines.append(_escape(summary))
+    for name in held[:3]:
+        lines.append(f'<FONT POINT-SIZE="9"><B>holds {_escape(name)}</B></FONT>')  # black: readable on every shade
+    if len(held) > 3:
+        lines.append(_small(f"and {len(held) - 3} more highlighted", "#000000"))
     if pending_text:
         lines.append(_small(pending_text, GRAD_TEXT))
     return {
         "label": "<" + "<BR/>".join(lines) + ">",
         "shape": "box3d",
         "style": "filled",
-        "fillcolor": GROUP_FILL,
+        "fillcolor": fill or GROUP_FILL,
         "color": HIGHLIGHT_COLOR if marked else "#5b6b80",
         "penwidth": "2.5" if marked else "1",
         "margin": "0.15,0.06",
-        "tooltip": f"scope {path}: {summary} (drawn without collapse to see inside)",
+        "tooltip": f"scope {path} ({_module_name(path) or path}): {summary}; collapse=None draws what is inside",
         "class": "collapsed highlight" if marked else "collapsed",
     }
 
@@ -620,7 +758,7 @@ def _walk_paths(children: dict[str, list[str]], path: str):
 
 def _emit_edges(
     graph: Graph, nodes: list[Node], inputs_of: list[list[int]], groups: list[str | None],
-    group_id: dict[str, str], targets: dict[int, bool], reaches: list[bool], boxes: BoxIds,
+    group_id: dict[str, str], targets: dict[int, bool], reaches: list[bool], boxes: BoxIds, scopes: list[str],
 ) -> None:
     """Input -> op -> output edges; edges touching a folded scope are merged into one per pair."""
     edges: dict[tuple, dict[str, Any]] = {}
@@ -630,7 +768,8 @@ def _emit_edges(
         op_name = node.op.name
         group = groups[i]
         if group is None:
-            edges[(f"o{i}", f"v{i}", "out")] = {"marked": reaches[i], "shapes": [], "tip": f"{op_name} output"}
+            edges[(f"o{i}", f"v{i}", "out")] = {"marked": reaches[i], "shapes": [], "tip": f"{op_name} output",
+                                                "spine": True}
             boxes.output_edge[node.id] = _edge_id(f"o{i}", f"v{i}")
         for slot, j in enumerate(inputs_of[i]):
             source_group = groups[j]
@@ -641,8 +780,16 @@ def _emit_edges(
             marked = reaches[i] and (reaches[j] or j in targets)
             key = (src, dst) if (group or source_group) else (src, dst, slot)
             boxes.input_edge[(node.id, slot)] = _edge_id(*key)
-            entry = edges.setdefault(key, {"marked": False, "shapes": [], "tip": f"input {slot} of {op_name}"})
+            entry = edges.setdefault(key, {"marked": False, "shapes": [], "tip": f"input {slot} of {op_name}",
+                                           "spine": False})
             entry["marked"] = entry["marked"] or marked
+            # Computed values flowing on (not a leaf's way in) pull hardest, so the main path runs
+            # straight down instead of drifting sideways round the clusters of weights.
+            entry["spine"] = entry["spine"] or not nodes[j].is_leaf
+            # A computed value entering another scope's frame comes two ranks early: the weights
+            # and constants inside that frame then sit below the value's own frame, not beside it
+            # (beside it, each frame would be pushed sideways: a staircase across the page).
+            entry["minlen"] = entry.get("minlen") or (not nodes[j].is_leaf and scopes[j] != scopes[i] and not group)
             if (group or source_group) and isinstance(nodes[j], Tensor):
                 shape = str(tuple(nodes[j].shape))
                 if shape not in entry["shapes"]:
@@ -655,6 +802,10 @@ def _emit_edges(
             attrs["tooltip"] = "tensors of shape " + ", ".join(entry["shapes"])
         if entry["marked"]:
             attrs.update(color=HIGHLIGHT_COLOR, penwidth="2.5", **{"class": "highlight"})
+        if entry["spine"]:
+            attrs["weight"] = SPINE_WEIGHT
+        if entry.get("minlen"):
+            attrs["minlen"] = "2"
         graph.edge(key[0], key[1], **attrs)
 
 
@@ -662,8 +813,7 @@ def _emit_edges(
 class _GradShades:
     """Bins |grad| (a tensor's norm) on a log10 scale into a few shades, with a legend."""
 
-    def __init__(self, nodes: list[Node]):
-        every_size = [_grad_size(n) for n in nodes]
+    def __init__(self, every_size: list[float | None]):
         sizes = [s for s in every_size if s is not None and s > 0 and math.isfinite(s)]
         self.has_zero = any(s == 0 for s in every_size)
         self.has_none = any(s is None for s in every_size)
@@ -675,8 +825,7 @@ class _GradShades:
             bins = min(len(GRAD_PALETTE) - 1, high - low) if high - low >= 3 else 3
             self.edges = [low + (high - low) * k / bins for k in range(bins + 1)]
 
-    def fill(self, node: Node) -> str:
-        size = _grad_size(node)
+    def fill_size(self, size: float | None) -> str:
         if size is None or not self.edges:
             return NO_GRAD_FILL
         if size == 0:
@@ -693,14 +842,15 @@ class _GradShades:
         return GRAD_PALETTE[1 + round(k * (len(GRAD_PALETTE) - 2) / max(bins - 1, 1))]
 
     def legend_box(self) -> dict[str, str]:
-        rows = ['<TR><TD COLSPAN="2"><B>|grad|</B> (norm for tensors)</TD></TR>']
+        rows = ['<TR><TD COLSPAN="2"><B>|grad|</B> (norm for tensors and folded boxes)</TD></TR>']
         for k in range(len(self.edges) - 1):
             span = f"{_power(self.edges[k])} to {_power(self.edges[k + 1])}"
             rows.append(f'<TR><TD BGCOLOR="{self._colour(k)}" BORDER="1" WIDTH="18"> </TD><TD ALIGN="LEFT">{span}</TD></TR>')
         if self.has_zero:
             rows.append(f'<TR><TD BGCOLOR="{GRAD_PALETTE[0]}" BORDER="1" WIDTH="18"> </TD><TD ALIGN="LEFT">exactly 0</TD></TR>')
         if self.has_none or not self.edges:
-            rows.append(f'<TR><TD BGCOLOR="{NO_GRAD_FILL}" BORDER="1" WIDTH="18"> </TD><TD ALIGN="LEFT">no gradient kept</TD></TR>')
+            rows.append(f'<TR><TD BGCOLOR="{NO_GRAD_FILL}" BORDER="1" WIDTH="18"> </TD><TD ALIGN="LEFT">'
+                        'not kept (an intermediate: retain_grad() keeps one)</TD></TR>')
         label = '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" COLOR="#999999">' + "".join(rows) + "</TABLE>>"
         return {"label": label, "shape": "plain", "tooltip": "gradient size, log scale", "class": "legend"}
 
@@ -709,10 +859,26 @@ def _power(exponent: float) -> str:
     return f"1e{exponent:+03.0f}" if float(exponent).is_integer() else f"{10 ** exponent:.1e}"
 
 
-def _grad_size(node: Node) -> float | None:
+def _shown_grad(node: Node, is_root: bool, backward_ran: bool) -> Any:
+    """The gradient a box shows: the node's own, or for a one-number root after backward the seed
+    1 (backward starts from it; a non-leaf root does not keep it)."""
     grad = node.grad
+    if grad is None and is_root and backward_ran and node.requires_grad and isinstance(node, Tensor) \
+            and node.data.size == 1:
+        return np.ones(node.shape)
+    return grad
+
+
+def _grad_size(grad: Any) -> float | None:
     if grad is None:
         return None
     if isinstance(grad, float):
         return abs(grad)
     return float(np.linalg.norm(np.asarray(grad, dtype=np.float64).ravel()))
+
+
+def _norm_of(grads: list[Any]) -> float | None:
+    """The norm of several gradients together (None if none is kept)."""
+    sizes = [_grad_size(g) for g in grads]
+    kept = [size for size in sizes if size is not None]
+    return math.sqrt(sum(size * size for size in kept)) if kept else None

@@ -30,6 +30,7 @@ __all__ = [
     "dot_version",
     "find_dot",
     "pipe",
+    "scalable_svg",
 ]
 
 # graphviz-pure lays text out with built-in Arial metrics under this name, so labels fit their boxes.
@@ -303,6 +304,15 @@ def pipe(source: str, format: str = "svg", *, engine: str = "dot", quiet: bool =
     return _pipe_bytes(source.encode("utf-8"), format, engine=engine, quiet=quiet)
 
 
+def scalable_svg(svg: str) -> str:
+    """The SVG with a style that shrinks it to its container's width (a notebook cell, a page
+    column) and never grows it: Graphviz writes a fixed size in points, which overflows a cell."""
+    start = svg.find("<svg")
+    if start < 0 or 'style="' in svg[start:svg.find(">", start)]:
+        return svg
+    return svg[:start] + '<svg style="max-width:100%;height:auto"' + svg[start + len("<svg"):]
+
+
 def _format_from_suffix(outfile: pathlib.Path) -> str:
     """The output format named by a file's suffix, e.g. "png" for graph.png."""
     if not outfile.suffix:
@@ -409,7 +419,7 @@ class Graph(graphviz.Digraph):
         wanted -= excluded
         bundle: dict[str, bytes | str] = {}
         makers = {
-            "image/svg+xml": lambda: self.pipe(format="svg", encoding="utf-8"),
+            "image/svg+xml": lambda: scalable_svg(self.pipe(format="svg", encoding="utf-8")),
             "image/png": lambda: self.pipe(format="png"),
             "image/jpeg": lambda: self.pipe(format="jpeg"),
         }
