@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 
 import numpy as np
 import pytest
 
 from tinygrad_attn import nn, optim
 from tinygrad_attn.teach.tasks import IGNORE_INDEX, PAD_ID, make_bank_task, make_sequence_task, token_accuracy
-from tinygrad_attn.train import History, ProgressBar, minibatches, predict, token_cross_entropy, train
+from tinygrad_attn.train import History, minibatches, predict, token_cross_entropy, train
 
 
 def sequence_loss(model: nn.Module, batch: tuple[np.ndarray, np.ndarray]):
@@ -124,23 +125,35 @@ def test_train_reduces_a_simple_loss_and_reports_progress():
     history = train(model, optimizer, squared_error, minibatches((inputs, outputs), 16), 200, stream=stream)
     assert history.steps == 200 and history.seconds > 0
     assert history.losses[-1] < 1e-3 < history.losses[0]
-    lines = stream.getvalue().strip().split("\n")
-    assert len(lines) == 11  # not a terminal: one line per tenth of the run, plus the start
-    assert lines[-1].startswith("train 100%|") and "200/200" in lines[-1] and "loss=" in lines[-1]
-
-
-def test_progress_bar_draws_in_place_on_a_terminal():
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    stream = Terminal()
-    with ProgressBar(4, desc="demo", stream=stream, min_interval=0.0) as bar:
-        for _ in range(4):
-            bar.update(loss=0.5)
     text = stream.getvalue()
-    assert text.count("\r") == 4 and text.endswith("\n")
-    assert "demo 100%|" in text and "4/4" in text and "loss=0.5" in text
+    # One line redrawn in place (tqdm's carriage returns), never a stack of lines.
+    assert text.count("\n") <= 1 and text.count("\r") >= 2
+    final = text.split("\r")[-1]
+    assert final.startswith("train: 100%|") and "200/200" in final and "loss=" in final
+
+
+def test_history_prints_a_one_line_summary_and_shows_a_sparkline():
+    losses = list(np.linspace(3.0, 1.0, 400))
+    history = History(losses=losses, seconds=4.25)
+    text = repr(history)
+    assert "\n" not in text and len(text) < 120
+    assert text == "History(400 steps in 4.2 s: loss 3 -> 1, mean of the last 20 " + f"{np.mean(losses[-20:]):.4g})"
+    page = history._repr_html_()
+    points = re.search(r'points="([^"]+)"', page).group(1).split()
+    assert 2 <= len(points) <= 240 + 1  # at most one point per pixel, not 400 numbers
+    first_y, last_y = float(points[0].split(",")[1]), float(points[-1].split(",")[1])
+    assert first_y < last_y  # the loss falls, and SVG y grows downwards: the line ends near the bottom
+    assert repr(History()) == "History(0 steps, 0.0 s)" and History().sparkline() == ""
+
+
+def test_history_plot_draws_the_losses_with_matplotlib():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    history = History(losses=[3.0, 2.0, 1.5, 1.2] * 10, seconds=1.0)
+    ax = history.plot(smooth=5)
+    lines = ax.get_lines()
+    assert list(lines[0].get_ydata()) == history.losses
+    np.testing.assert_allclose(lines[1].get_ydata(), np.convolve(history.losses, np.ones(5) / 5, mode="valid"))
 
 
 def test_predict_restores_training_mode():

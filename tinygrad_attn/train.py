@@ -1,4 +1,4 @@
-"""A small training loop with a text progress bar, and helpers to feed and score models.
+"""A small training loop with a progress bar (tqdm), and helpers to feed and score models.
 
     history = train(model, optimizer, loss_fn, minibatches((x, y), 64, seed=0), steps=500)
 
@@ -8,13 +8,15 @@ Nothing here is needed to train a model: it is the loop every notebook would oth
 """
 from __future__ import annotations
 
+import html
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import numpy as np
+from tqdm.auto import tqdm as auto_tqdm
+from tqdm.std import tqdm as std_tqdm
 
 from . import functional as F
 from .core import no_grad
@@ -23,83 +25,22 @@ from .optim import Optimizer
 from .teach.tasks import IGNORE_INDEX
 from .tensors import Tensor
 
-__all__ = ["ProgressBar", "History", "train", "minibatches", "token_cross_entropy", "predict"]
+__all__ = ["History", "progress_bar", "train", "minibatches", "token_cross_entropy", "predict"]
 
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, e.g. `train  42%|████▏     | 210/500 [00:03<00:04, 61.2 it/s, loss=0.41]`.
-
-    On a terminal the line is redrawn in place (at most every `min_interval` seconds); in a log
-    file or a notebook capture it prints a new line every tenth of the way instead.
-    """
-
-    def __init__(self, total: int, desc: str = "", stream: TextIO | None = None, min_interval: float = 0.1,
-                 width: int = 20, disable: bool = False):
-        self.total = max(int(total), 0)
-        self.desc = desc
-        self.stream = stream if stream is not None else sys.stderr
-        self.min_interval = min_interval
-        self.width = width
-        self.disable = disable
-        self.count = 0
-        self.postfix = ""
-        self.start = time.perf_counter()
-        self._last_draw = -math.inf
-        self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._next_line_at = 0
-
-    def update(self, n: int = 1, **postfix: Any) -> None:
-        """Advance by `n` and show `postfix` values (floats with 4 significant digits)."""
-        self.count += n
-        if postfix:
-            self.postfix = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                                     for key, value in postfix.items())
-        if self.disable:
-            return
-        now = time.perf_counter()
-        if self._interactive:
-            if now - self._last_draw >= self.min_interval or self.count >= self.total:
-                self._last_draw = now
-                self.stream.write("\r" + self.line(now))
-                self.stream.flush()
-        elif self.count >= self._next_line_at or self.count >= self.total:
-            self._next_line_at = self.count + max(self.total // 10, 1)
-            self.stream.write(self.line(now) + "\n")
-            self.stream.flush()
-
-    def line(self, now: float | None = None) -> str:
-        """The bar as text."""
-        elapsed = (now if now is not None else time.perf_counter()) - self.start
-        rate = self.count / elapsed if elapsed > 0 else 0.0
-        fraction = min(self.count / self.total, 1.0) if self.total else 1.0
-        eighths = int(fraction * self.width * 8)
-        bar = "█" * (eighths // 8) + (" ▏▎▍▌▋▊▉"[eighths % 8] if eighths < self.width * 8 else "")
-        remaining = (self.total - self.count) / rate if rate > 0 else 0.0
-        extra = f", {self.postfix}" if self.postfix else ""
-        return (f"{self.desc}{' ' if self.desc else ''}{fraction:4.0%}|{bar.ljust(self.width)}| "
-                f"{self.count}/{self.total} [{_clock(elapsed)}<{_clock(remaining)}, {rate:.1f} it/s{extra}]")
-
-    def close(self) -> None:
-        if not self.disable and self._interactive:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def __enter__(self) -> "ProgressBar":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+def progress_bar(total: int, desc: str = "", stream: TextIO | None = None, disable: bool = False) -> Any:
+    """A tqdm bar: in Jupyter (with ipywidgets) a widget that updates in place, elsewhere one
+    line on stderr (or on `stream`) redrawn in place."""
+    if stream is not None:  # an explicit text stream: the plain bar, which writes to it
+        return std_tqdm(total=total, desc=desc, file=stream, disable=disable, mininterval=0.1, ascii=False)
+    return auto_tqdm(total=total, desc=desc, disable=disable, mininterval=0.1)
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:02d}:{secs:02d}"
-
-
-@dataclass
+@dataclass(repr=False)
 class History:
-    """What `train` did: the loss of every step and the wall time it took."""
+    """What `train` did: the loss of every step and the wall time it took. In Jupyter it shows
+    a one-line summary with a sparkline of the loss; `plot()` draws the curve."""
 
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -112,6 +53,66 @@ class History:
         """Mean loss over the last `window` steps."""
         tail = self.losses[-window:]
         return float(np.mean(tail)) if tail else math.nan
+
+    def __repr__(self) -> str:
+        if not self.losses:
+            return f"History(0 steps, {self.seconds:.1f} s)"
+        return (f"History({self.steps} steps in {self.seconds:.1f} s: loss {self.losses[0]:.4g} -> "
+                f"{self.losses[-1]:.4g}, mean of the last 20 {self.smoothed(20):.4g})")
+
+    def sparkline(self, width: int = 240, height: int = 40) -> str:
+        """The loss curve as a small inline SVG (min to max of the losses, step 1 to the last)."""
+        values = np.asarray(self.losses, dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size < 2:
+            return ""
+        step = -(-values.size // width)  # at most one point per pixel
+        points = values[::step]
+        low, high = float(points.min()), float(points.max())
+        span = high - low or 1.0
+        xs = np.linspace(1, width - 1, points.size)
+        ys = height - 2 - (points - low) / span * (height - 4)
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                f'viewBox="0 0 {width} {height}" role="img" aria-label="loss curve">'
+                f'<polyline fill="none" stroke="#d62728" stroke-width="1.5" points="{path}"/></svg>')
+
+    def _repr_html_(self) -> str:
+        text = html.escape(repr(self))
+        return (f'<div style="font-family:monospace;font-size:13px"><div>{text}</div>'
+                f"{self.sparkline()}</div>")
+
+    def plot(self, ax: Any = None, smooth: int = 20) -> Any:
+        """Draw the loss per step (and its running mean over `smooth` steps) with matplotlib, or,
+        without matplotlib, return the SVG sparkline (shown as a picture in Jupyter)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ModuleNotFoundError:
+            return _SVG(self.sparkline(480, 120))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3))
+        steps = np.arange(1, self.steps + 1)
+        ax.plot(steps, self.losses, color="#d62728", alpha=0.35, linewidth=1, label="loss")
+        if smooth > 1 and self.steps >= smooth:
+            running = np.convolve(self.losses, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(steps[smooth - 1:], running, color="#d62728", linewidth=2, label=f"mean of {smooth}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        return ax
+
+
+class _SVG:
+    """An SVG string that Jupyter shows as a picture."""
+
+    def __init__(self, svg: str):
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def __repr__(self) -> str:
+        return "<loss curve (SVG); display it in Jupyter, or install matplotlib for History.plot()>"
 
 
 def minibatches(arrays: Sequence[np.ndarray], batch_size: int, seed: int | np.random.Generator | None = 0,
@@ -181,7 +182,7 @@ def train(model: Module, optimizer: Optimizer, loss_fn: Callable[[Module, Any], 
     model.train()
     history = History()
     start = time.perf_counter()
-    bar = ProgressBar(steps, desc=desc, stream=stream, disable=not progress)
+    bar = progress_bar(steps, desc=desc, stream=stream, disable=not progress)
     try:
         for step in range(steps):
             optimizer.zero_grad()
@@ -192,7 +193,8 @@ def train(model: Module, optimizer: Optimizer, loss_fn: Callable[[Module, Any], 
             loss.backward()
             optimizer.step()
             history.losses.append(value)
-            bar.update(loss=history.smoothed(20))
+            bar.set_postfix(loss=f"{history.smoothed(20):.4g}", refresh=False)
+            bar.update(1)
             if callback is not None and callback(step, value):
                 break
             if time_limit is not None and time.perf_counter() - start > time_limit:
