@@ -26,8 +26,10 @@ from ..core import place_in_scope, scope
 from ..tensors import Tensor
 from ..tensors.creation import default_rng
 from ..tensors.dtypes import to_arguments
+from . import files
 
-__all__ = ["Parameter", "Module", "ModuleList", "ModuleDict", "Sequential", "as_generator", "LoadResult"]
+__all__ = ["Parameter", "Module", "ModuleList", "ModuleDict", "Sequential", "as_generator", "LoadResult",
+           "load_tensors"]
 
 
 def as_generator(rng: Any, where: str) -> np.random.Generator:
@@ -80,13 +82,71 @@ class LoadResult(NamedTuple):
     unexpected_keys: list[str]
 
 
-def _as_array(value: Any) -> np.ndarray:
+def _as_array(value: Any, where: str, name: str) -> np.ndarray:
     """A state_dict value (our Tensor, a NumPy array, a torch tensor, a list) as an array."""
     if isinstance(value, Tensor):
         return value.data
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor: no torch import needed
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+        try:
+            return value.detach().cpu().numpy()
+        except TypeError:  # a dtype NumPy lacks, e.g. bfloat16
+            raise TypeError(f"{where}: {name!r} holds a torch {value.dtype} tensor, which NumPy cannot hold; "
+                            f"convert it first, e.g. tensor.float()") from None
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{where}: {name!r} is not an array ({type(value).__name__}: {error})") from None
+
+
+STATE_DICT_STYLES = (None, "nanogpt")
+
+# key beginnings that say which layout a state dict is in, for the hint in a failed load
+_LAYOUT_HINTS = (
+    ("transformer.", "these are nanoGPT's names: load_state_dict(d, style='nanogpt') reads them into an nn.GPT"),
+    ("_orig_mod.", "a torch.compile'd model's names: strip the '_orig_mod.' prefix from the keys"),
+    ("module.", "a DataParallel model's names: strip the 'module.' prefix from the keys"),
+)
+
+
+def load_tensors(own: Mapping[str, Tensor], state_dict: Mapping[str, Any], strict: bool, where: str) -> LoadResult:
+    """Copy `state_dict`'s arrays into the tensors `own` names, or change nothing and raise.
+
+    Every check (missing, unexpected and misshaped keys, dtypes, tied weights given two different
+    values) runs before the first copy, so a failed load leaves the model as it was."""
+    missing = [name for name in own if name not in state_dict]
+    unexpected = [name for name in state_dict if name not in own]
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys {missing}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    arrays = {}
+    for name, value in state_dict.items():
+        if name not in own:
+            continue
+        array = _as_array(value, where, name)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"{where}: {name!r} holds dtype {array.dtype}, expected numbers")
+        if array.shape != own[name].data.shape:
+            problems.append(f"{name!r} has shape {array.shape} but the model's has shape {own[name].data.shape}")
+        else:
+            arrays[name] = array
+    first_name: dict[int, str] = {}
+    for name in arrays:  # a tensor held under two names (tied weights) can take only one value
+        other = first_name.setdefault(id(own[name]), name)
+        if other != name and not np.array_equal(arrays[other], arrays[name]):
+            problems.append(f"{other!r} and {name!r} are one tied weight in this model but hold different values")
+    if problems:
+        hints = [hint for start, hint in _LAYOUT_HINTS
+                 if strict and any(isinstance(key, str) and key.startswith(start) for key in unexpected)]
+        raise RuntimeError(f"{where}: " + "; ".join(problems) + " (nothing was loaded)"
+                           + "".join(f"; {hint}" for hint in hints[:1]))
+    for name, array in arrays.items():
+        target = own[name]
+        if not target.data.flags.writeable:
+            target.data = target.data.copy()
+        np.copyto(target.data, array, casting="unsafe")  # in place: optimizers keep their references
+    return LoadResult(missing, unexpected)
 
 
 class Module:
@@ -403,58 +463,82 @@ class Module:
                     state[prefix + name] = buffer
         return state
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: a copy of the array}: every parameter (in `named_parameters()` order within
-        each module) and every persistent buffer, module by module as in PyTorch."""
-        return {name: tensor.data.copy() for name, tensor in self._state_tensors().items()}
+    def _state_tensors_in_style(self, style: str | None, where: str) -> dict[str, Tensor]:
+        """The state under the key names of `style` (a model that has another library's names overrides this)."""
+        if style is None:
+            return self._state_tensors()
+        if style in STATE_DICT_STYLES:
+            raise TypeError(f"{where}: style={style!r} maps nn.GPT's weights to nanoGPT's names; "
+                            f"{type(self).__name__} is not an nn.GPT")
+        raise ValueError(f"{where}: style must be one of {list(STATE_DICT_STYLES)}, got {style!r}")
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> LoadResult:
+    def _state_dict_in_style(self, state_dict: Mapping[str, Any], style: str) -> Mapping[str, Any]:
+        """A state dict given in `style` without the keys that style saves but no model loads."""
+        return state_dict
+
+    def state_dict(self, style: str | None = None) -> dict[str, np.ndarray]:
+        """{dotted name: a copy of the array}: every parameter (in `named_parameters()` order within
+        each module) and every persistent buffer, module by module as in PyTorch.
+
+        `style="nanogpt"` (nn.GPT only): nanoGPT's key names (`transformer.h.0.attn.c_attn.weight`, ...),
+        so the dict loads into nanoGPT's model."""
+        tensors = self._state_tensors_in_style(style, f"{type(self).__name__}.state_dict")
+        return {name: tensor.data.copy() for name, tensor in tensors.items()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        style: str | None = None) -> LoadResult:
         """Copy arrays into the parameters and persistent buffers by name (cast to each one's dtype).
 
         With `strict` (the default) every entry must be given and nothing else. A missing or
         unexpected key (when strict) or a wrong shape raises a RuntimeError naming the keys before
-        anything is changed.
+        anything is changed. `style="nanogpt"` (nn.GPT only) reads nanoGPT's key names.
         """
-        where = f"{type(self).__name__}.load_state_dict"
+        return self._load(state_dict, strict, style, f"{type(self).__name__}.load_state_dict")
+
+    def _load(self, state_dict: Mapping[str, Any], strict: bool, style: str | None, where: str) -> LoadResult:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{where}: expected a dict of arrays keyed by parameter name, got {type(state_dict).__name__}")
-        own = self._state_tensors()
-        missing = [name for name in own if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in own]
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys {missing}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys {unexpected}")
-        arrays = {}
-        for name, value in state_dict.items():
-            if name not in own:
-                continue
-            array = _as_array(value)
-            if array.dtype.kind not in "fiub":
-                raise TypeError(f"{where}: {name!r} holds dtype {array.dtype}, expected numbers")
-            if array.shape != own[name].data.shape:
-                problems.append(f"{name!r} has shape {array.shape} but the model's has shape {own[name].data.shape}")
-            arrays[name] = array
-        if problems:
-            raise RuntimeError(f"{where}: " + "; ".join(problems) + " (nothing was loaded)")
-        for name, array in arrays.items():
-            target = own[name]
-            if not target.data.flags.writeable:
-                target.data = target.data.copy()
-            np.copyto(target.data, array, casting="unsafe")  # in place: optimizers keep their references
-        return LoadResult(missing, unexpected)
+        source = getattr(state_dict, "source", "")
+        if isinstance(state_dict, files.StateFile) and source:  # read from a file: the error names it
+            where = f"{where} from {source!r}"
+        own = self._state_tensors_in_style(style, where)
+        if style is not None:
+            state_dict = self._state_dict_in_style(state_dict, style)
+        return load_tensors(own, state_dict, strict, where)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write `state_dict()` to an `.npz` file at exactly `path`."""
-        with open(path, "wb") as file:
-            np.savez(file, **self.state_dict())
+        files.write_npz(self.state_dict(), path, f"{type(self).__name__}.save")
 
     def load(self, path: str | os.PathLike) -> "Module":
-        """Load what `save(path)` wrote (strictly: the same names and shapes); returns self."""
-        with np.load(path, allow_pickle=False) as archive:
-            self.load_state_dict({name: archive[name] for name in archive.files})
+        """Load what `save(path)` wrote (strictly: the same names and shapes); returns self.
+
+        A file that is not such an archive, or holds other names or shapes, raises an error naming
+        the file (and the keys) before anything is changed."""
+        where = f"{type(self).__name__}.load"
+        self._load(files.read_npz(path, where), True, None, where)
         return self
+
+    # ---- PyTorch ----
+    def to_torch(self) -> Any:
+        """An equivalent `torch.nn.Module` with the same weights (copies), dtype, `requires_grad` and
+        training mode, for nn.GPT, TransformerBlock, MultiHeadAttention, MLP, Linear, LayerNorm,
+        Embedding, Dropout, GELU, ReLU, Sequential, ModuleList, ModuleDict and compositions of
+        them; its state_dict has the same keys as ours. Needs PyTorch (`pip install tinygrad_attn[torch]`)."""
+        from . import torch_bridge  # torch_bridge imports torch only when called: torch stays optional
+        return torch_bridge.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, torch_module: Any) -> "Module":
+        """The way back from `to_torch()`: our module for a torch.nn.Linear, LayerNorm, Embedding,
+        Dropout, GELU, ReLU, Sequential, ModuleList, ModuleDict, a module that `to_torch()` made,
+        or a nanoGPT-style GPT (`transformer.wte`, `transformer.h`, `lm_head`), with its weights."""
+        from . import torch_bridge
+        module = torch_bridge.from_torch(torch_module)
+        if not isinstance(module, cls):
+            raise TypeError(f"{cls.__name__}.from_torch: a torch {type(torch_module).__name__} becomes an "
+                            f"nn.{type(module).__name__}, not an nn.{cls.__name__} (nn.Module.from_torch takes any)")
+        return module
 
     # ---- printing ----
     def extra_repr(self) -> str:

@@ -4,7 +4,7 @@ The block is pre-LayerNorm, as in GPT-2:  x = x + attn(ln1(x));  x = x + mlp(ln2
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from .. import functional as F
 from ..core import no_grad
 from ..tensors import Tensor
 from .layers import Dropout, Embedding, LayerNorm, Linear
+from . import nanogpt_layout
 from .module import Module, ModuleList, as_generator, check_size
 from .multihead import MultiHeadAttention
 
@@ -37,36 +38,47 @@ def _token_ids(idx: Any, where: str, block_size: int) -> np.ndarray:
     return ids
 
 
+def _check_gelu(where: str, gelu: Any) -> str:
+    if gelu not in ("none", "tanh"):
+        raise ValueError(f"{where}: gelu must be 'tanh' (GPT-2's form) or 'none' (exact, nanoGPT's), got {gelu!r}")
+    return gelu
+
+
 class MLP(Module):
     """Position-wise feed-forward: Linear(d_model -> d_ff), GELU, Linear back.
 
-    The GELU is the tanh form, as in GPT-2, asked for explicitly: `nn.GELU()` and `F.gelu`
-    default to the exact erf form, as in PyTorch.
+    The GELU is the tanh form by default, as in GPT-2, asked for explicitly: `nn.GELU()` and
+    `F.gelu` default to the exact erf form, as in PyTorch (`gelu="none"` here, as nanoGPT).
+    `bias=False`: neither linear has a bias.
     """
 
-    def __init__(self, d_model: int, d_ff: int, rng: int | np.random.Generator | None = None):
+    def __init__(self, d_model: int, d_ff: int, rng: int | np.random.Generator | None = None, bias: bool = True,
+                 gelu: str = "tanh"):
         super().__init__()
-        self.fc1 = Linear(d_model, d_ff, rng=rng)
-        self.fc2 = Linear(d_ff, d_model, rng=rng)
+        self.gelu = _check_gelu("MLP", gelu)
+        self.fc1 = Linear(d_model, d_ff, bias=bias, rng=rng)
+        self.fc2 = Linear(d_ff, d_model, bias=bias, rng=rng)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        return self.fc2(F.gelu(self.fc1(x), approximate=self.gelu))
 
 
 class TransformerBlock(Module):
     """Pre-LayerNorm block: x = x + attn(ln1(x)); x = x + mlp(ln2(x)).
 
     `dropout` > 0 drops elements of each branch's output before it is added back (training only).
+    `bias=False`: no bias in any linear or layer norm; `gelu`: the MLP's GELU ("tanh" or "none").
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, causal: bool = True, dropout: float = 0.0,
-                 rng: int | np.random.Generator | None = None):
+                 rng: int | np.random.Generator | None = None, bias: bool = True, gelu: str = "tanh"):
         super().__init__()
         generator = as_generator(rng, "TransformerBlock")
-        self.ln1 = LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, n_heads, causal=causal, rng=generator)
-        self.ln2 = LayerNorm(d_model)
-        self.mlp = MLP(d_model, check_size("TransformerBlock", "d_ff", d_ff), rng=generator)
+        self.ln1 = LayerNorm(d_model, bias=bias)
+        self.attn = MultiHeadAttention(d_model, n_heads, causal=causal, bias=bias, rng=generator)
+        self.ln2 = LayerNorm(d_model, bias=bias)
+        self.mlp = MLP(d_model, check_size("TransformerBlock", "d_ff", d_ff), rng=generator, bias=bias,
+                       gelu=_check_gelu("TransformerBlock", gelu))
         self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, key_mask: Any = None) -> Tensor:
@@ -76,14 +88,21 @@ class TransformerBlock(Module):
 
 class GPT(Module):
     """A small GPT: token + learned position embeddings, `n_layers` causal blocks, a final
-    LayerNorm and a linear head to vocabulary logits (not tied to the token embedding).
+    LayerNorm and a linear head to vocabulary logits.
 
     forward(idx) takes token ids (B, T) with T <= block_size and returns logits (B, T, vocab_size):
     position t's logits predict token t + 1 from tokens 0..t.
+
+    The defaults are this library's teaching GPT: a head with a bias, not tied to the token
+    embedding, and the tanh GELU. The keyword options make it nanoGPT's architecture exactly
+    (`GPT.nanogpt(...)` sets them all): `tie_weights=True` (the head's weight is the token
+    embedding's), `head_bias=False`, `gelu="none"` (exact GELU), `bias=` (biases in the blocks'
+    linears and in every layer norm) and d_ff = 4·d_model.
     """
 
     def __init__(self, vocab_size: int, block_size: int, d_model: int, n_heads: int, n_layers: int, d_ff: int,
-                 dropout: float = 0.0, rng: int | np.random.Generator | None = None):
+                 dropout: float = 0.0, rng: int | np.random.Generator | None = None, *, bias: bool = True,
+                 head_bias: bool = True, tie_weights: bool = False, gelu: str = "tanh"):
         super().__init__()
         self.vocab_size = check_size("GPT", "vocab_size", vocab_size)
         self.block_size = check_size("GPT", "block_size", block_size)
@@ -93,11 +112,34 @@ class GPT(Module):
         self.pos_emb = Embedding(self.block_size, d_model, rng=generator)
         self.drop = Dropout(dropout)
         self.blocks = ModuleList(
-            TransformerBlock(d_model, n_heads, d_ff, causal=True, dropout=dropout, rng=generator)
+            TransformerBlock(d_model, n_heads, d_ff, causal=True, dropout=dropout, rng=generator, bias=bias,
+                             gelu=_check_gelu("GPT", gelu))
             for _ in range(n_layers)
         )
-        self.ln_f = LayerNorm(d_model)
-        self.head = Linear(d_model, self.vocab_size, rng=generator)
+        self.ln_f = LayerNorm(d_model, bias=bias)
+        self.head = Linear(d_model, self.vocab_size, bias=head_bias, rng=generator)
+        self.tie_weights = bool(tie_weights)
+        if self.tie_weights:  # one tensor, as nanoGPT: the head's (Linear) initialisation is the one kept
+            self.tok_emb.weight = self.head.weight
+
+    @classmethod
+    def nanogpt(cls, vocab_size: int, block_size: int, n_layer: int, n_head: int, n_embd: int, bias: bool = True,
+                dropout: float = 0.0, rng: int | np.random.Generator | None = None) -> "GPT":
+        """nanoGPT's architecture, from its GPTConfig's fields: tied embedding and head, a head
+        without bias, exact GELU, d_ff = 4·n_embd, and `bias` on the blocks' linears and the layer
+        norms. Its weights load from a nanoGPT checkpoint with `load_state_dict(d, style="nanogpt")`."""
+        return cls(vocab_size, block_size, n_embd, n_head, n_layer, 4 * check_size("GPT.nanogpt", "n_embd", n_embd),
+                   dropout=dropout, rng=rng, bias=bias, head_bias=False, tie_weights=True, gelu="none")
+
+    def _state_tensors_in_style(self, style: str, where: str) -> dict[str, Tensor]:
+        if style == "nanogpt":
+            return nanogpt_layout.state_tensors(self, where)
+        return super()._state_tensors_in_style(style, where)
+
+    def _state_dict_in_style(self, state_dict: Mapping[str, Any], style: str) -> Mapping[str, Any]:
+        if style == "nanogpt":
+            return nanogpt_layout.without_skipped_keys(state_dict)
+        return super()._state_dict_in_style(state_dict, style)
 
     def forward(self, idx: Any) -> Tensor:
         ids = _token_ids(idx, "GPT", self.block_size)
