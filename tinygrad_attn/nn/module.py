@@ -16,6 +16,7 @@ name in lower case (`gpt`). Every node made inside is tagged with the path, e.g.
 """
 from __future__ import annotations
 
+import html
 import os
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
@@ -556,6 +557,20 @@ class Module:
             lines.append(f"  ({name}): " + "\n  ".join(child_lines))
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
+    def summary(self) -> str:
+        """One line: the class, how many parameters (and their dtypes) and submodules."""
+        params = list(self.parameters())
+        count = sum(int(p.data.size) for p in params)
+        dtypes = ", ".join(sorted({str(p.dtype) for p in params})) or "none"
+        submodules = sum(1 for _ in self.modules()) - 1
+        return (f"{type(self).__name__}: {count:,} parameter{'s' if count != 1 else ''} ({dtypes}) "
+                f"in {len(params)} tensor{'s' if len(params) != 1 else ''}, {submodules} submodule{'s' if submodules != 1 else ''}")
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the one-line summary, and the full tree (what print() shows) folded under it."""
+        return (f"<details><summary><code>{html.escape(self.summary())}</code></summary>"
+                f'<pre style="margin:0.3em 0 0 1em">{html.escape(repr(self))}</pre></details>')
+
 
 
 
@@ -623,6 +638,23 @@ class ModuleList(_IndexedModules):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); loop over it and call each module")
+
+    def __repr__(self) -> str:
+        """As PyTorch prints one: a run of modules that print alike is shown once, `(0-11): 12 x Block(...)`."""
+        runs: list[list[Any]] = []  # [first index, last index, repr]
+        for index, child in enumerate(self._modules.values()):
+            text = repr(child)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        if not runs:
+            return "ModuleList()"
+        lines = []
+        for first, last, text in runs:
+            label = f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x "
+            lines.append("  " + label + "\n  ".join(text.split("\n")))
+        return "ModuleList(\n" + "\n".join(lines) + "\n)"
 
 
 class ModuleDict(Module):

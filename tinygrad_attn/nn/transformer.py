@@ -143,7 +143,7 @@ class GPT(Module):
 
     def forward(self, idx: Any) -> Tensor:
         ids = _token_ids(idx, "GPT", self.block_size)
-        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(np.arange(ids.shape[1]))
+        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(Tensor(np.arange(ids.shape[1]), name="positions"))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)
@@ -222,7 +222,7 @@ class AttentionClassifier(Module):
         ids = _token_ids(idx, "AttentionClassifier", self.block_size)
         if key_mask is None and self.pad_id is not None:
             key_mask = ids != self.pad_id
-        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(np.arange(ids.shape[1]))
+        x = self.tok_emb(_as_given(idx, ids)) + self.pos_emb(Tensor(np.arange(ids.shape[1]), name="positions"))
         h = x + self.attn(self.ln(x), key_mask=key_mask)
         return self.head(self.ln_f(h))
 

@@ -1,0 +1,46 @@
+"""What a learner sees when a notebook cell ends in an object: short reprs that say what it holds,
+and a picture or a folded tree where that says more."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_attn as ta
+from tinygrad_attn import functional as F, nn
+from tinygrad_attn.viz import draw_graph
+
+
+def small_gpt(n_layers: int = 2) -> nn.GPT:
+    return nn.GPT(vocab_size=11, block_size=8, d_model=16, n_heads=2, n_layers=n_layers, d_ff=32, rng=0)
+
+
+def test_module_list_prints_repeated_modules_once_as_pytorch_does():
+    torch = pytest.importorskip("torch")
+    ours = nn.ModuleList([nn.Linear(2, 3), nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)])
+    theirs = torch.nn.ModuleList([torch.nn.Linear(2, 3), torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)])
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
+def test_a_gpt_prints_its_blocks_once():
+    text = repr(small_gpt(n_layers=4))
+    assert "(0-3): 4 x TransformerBlock(" in text
+    assert text.count("qkv_proj") == 1 and len(text) < 1200
+
+
+def test_module_summary_counts_the_parameters_from_the_config():
+    d, vocab, T, d_ff, layers = 16, 11, 8, 32, 2
+    per_block = 2 * (2 * d) + (d * 3 * d + 3 * d) + (d * d + d) + (d * d_ff + d_ff) + (d_ff * d + d)
+    expected = vocab * d + T * d + layers * per_block + 2 * d + (d * vocab + vocab)
+    model = small_gpt(n_layers=layers)
+    assert model.summary().startswith(f"GPT: {expected:,} parameters (float32) in 30 tensors")
+    page = model._repr_html_()
+    assert page.startswith("<details><summary>") and "(0-1): 2 x TransformerBlock(" in page
+
+
+def test_position_ids_are_drawn_as_positions_and_token_ids_as_token_ids():
+    model = small_gpt(n_layers=1)
+    idx = ta.tensor(np.array([[1, 2, 3, 4]]))
+    loss = F.cross_entropy(model(idx).view(-1, 11), idx.view(-1))
+    source = draw_graph(loss, collapse=None).source
+    assert ">positions</FONT>" in source and ">token ids</FONT>" in source and ">targets</FONT>" in source
