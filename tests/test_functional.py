@@ -344,8 +344,9 @@ def test_gelu_refuses_an_unknown_approximation():
 def test_gelu_forms_agree_closely_and_match_known_values():
     x = Tensor(np.array([-3.0, -1.0, 0.0, 1.0, 3.0]))
     exact = F.gelu(x).data
-    np.testing.assert_allclose(exact, x.data * 0.5 * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x.data])),
-                               rtol=1e-15)
+    # ½·erfc(-x/√2): ½(1 + erf) cancels at x = -3; rtol 1e-14 because Φ(-3) magnifies the rounding of x/√2 by x² = 9
+    np.testing.assert_allclose(exact, x.data * 0.5 * np.array([math.erfc(-v / math.sqrt(2)) for v in x.data]),
+                               rtol=1e-14)
     np.testing.assert_allclose(F.gelu(x, approximate="tanh").data, exact, atol=1e-3)
 
 

@@ -1,4 +1,11 @@
 """tinygrad_attn: a from-scratch autograd engine for learning how attention learns."""
+import warnings as _warnings
+
+# Inside the engine, inf and NaN follow IEEE (1/0 = inf, inf * 0 = NaN) silently, as in PyTorch:
+# NumPy's "RuntimeWarning: divide by zero" from an op's arithmetic is not for a learner to read.
+# `ta.detect_anomaly()` is the tool that stops at the first non-finite value. Only warnings
+# raised from this package's own modules are silenced; the user's own NumPy code still warns.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_attn(\.|$)")
 from .core import detect_anomaly, enable_grad, is_grad_enabled, no_grad, observe, scope
 from .kernels import release_memory
 from .ops.registry import use_kernels

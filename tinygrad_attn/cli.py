@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -27,9 +28,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         graph_path = Path(args.graph) if getattr(args, "graph", None) else None
         if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".pdf"):
             parser.error(f"--graph needs a .svg, .png or .pdf file name, got {graph_path.name!r}")
+        if graph_path is not None:  # refused before computing, so a typo costs nothing
+            folder = graph_path.parent
+            if not folder.is_dir():
+                parser.error(f"--graph: cannot write {str(graph_path)!r}: the folder {str(folder)!r} does not exist")
+            if graph_path.is_dir():
+                parser.error(f"--graph: cannot write {str(graph_path)!r}: it is a folder, give a file name")
+            if not os.access(folder, os.W_OK) or (graph_path.exists() and not os.access(graph_path, os.W_OK)):
+                parser.error(f"--graph: cannot write {str(graph_path)!r}: permission denied")
         result = worked_example()
         if graph_path is not None:
-            _draw(result["loss"], graph_path)
+            try:
+                _draw(result["loss"], graph_path)
+            except OSError as error:  # the disk said no after all (full, read-only): a message, not a traceback
+                parser.exit(2, f"{parser.prog}: error: --graph: cannot write {str(graph_path)!r}: "
+                               f"{error.strerror or error}\n")
         return 0
     parser.error(f"unknown command {args.command!r}")
     return 2

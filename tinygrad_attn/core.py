@@ -25,13 +25,14 @@ class _State:
     """Process-wide switches: grad mode, anomaly mode, the current scope path, and whether
     anyone watches new nodes (anomaly mode or an observer)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "scope", "watching")  # read by every new node: slots read fastest
+    __slots__ = ("grad_enabled", "anomaly", "scope", "watching", "last_write")  # slots read fastest
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
         self.scope = ""
         self.watching = False
+        self.last_write = -1  # node counter at the latest in-place write (see mark_written)
 
 
 _state = _State()
@@ -184,7 +185,8 @@ def node_made(node: "Node", op: Any, args: tuple = (), params: Any = _NO_PARAMS)
     anomaly mode checks the result (recorded or not), then every node observer hears of it,
     and every call observer of it with the extra arguments its forward was given."""
     if _state.anomaly and not node._finite(node.data):
-        raise RuntimeError(f"detect_anomaly: '{op.name}' produced a non-finite value ({node.data!r:.80})")
+        where = f" in {node._scope}" if node._scope else ""
+        raise RuntimeError(f"detect_anomaly: '{op.name}'{where} produced a non-finite value ({node.data!r:.80})")
     for observer in tuple(_node_observers):
         observer(node)
     for observer in tuple(_call_observers):
@@ -343,6 +345,43 @@ def node_constructor(cls: type) -> Callable[..., Node]:
     return construct
 
 
+# ---- in-place writes: a version stamp, checked by backward ----
+def mark_written(node: "Node", how: str) -> None:
+    """Record that `node`'s data was just changed in place (by `how`: "fill_", "setitem", an
+    optimizer step). The stamp is the node counter, so it compares with the `id` of every op
+    node: an op made before the write may have saved, or will read, the old numbers.
+
+    Only writes through the engine are seen: a direct write into the NumPy array (`t.data[0] =
+    1`, `t.numpy()[...] = ...`), or into an array shared with another tensor (`detach()`,
+    `reshape` under no_grad share memory), cannot be detected and changes gradients silently."""
+    stamp = _next_index()
+    node._written = (stamp, how)
+    _state.last_write = stamp
+
+
+def _check_not_written(order: list["Node"]) -> None:
+    """PyTorch's "modified by an inplace operation" check, run before backward changes anything.
+    Free unless a write happened after the graph's oldest op node was made (the usual training
+    loop writes only between backward and the next forward)."""
+    last_write = _state.last_write
+    first_op = next((node._index for node in order if node._op is not None), None)
+    if first_op is None or last_write < first_op:
+        return
+    for node in order:
+        if node._op is None or node._index > last_write or node._saved is _FREED:
+            continue
+        for position, tensor in enumerate((node, *node._inputs)):
+            written = getattr(tensor, "_written", None)
+            if written is not None and written[0] > node._index:
+                what = "its output" if position == 0 else f"its input {position - 1}"
+                shape = getattr(getattr(tensor, "data", None), "shape", None)
+                raise RuntimeError(
+                    f"backward: one of the tensors needed for gradient computation has been modified by an "
+                    f"inplace operation: {what}{'' if shape is None else f' (shape {shape})'} of '{node._op.name}' "
+                    f"(node id {node._index}) was changed by {written[1]} after '{node._op.name}' ran, so its "
+                    "gradient would use the new numbers; do the change after backward(), or redo the forward pass")
+
+
 # ---- backward ----
 class Step:
     """One node's turn in backward: the gradient that arrived and what it sends on.
@@ -410,6 +449,8 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool, _steps: b
     `Step`, unless an observer listens.
     """
     order = topological_order(root)
+    if _state.last_write > order[0]._index:  # one comparison, unless something was written in place
+        _check_not_written(order)
     root._upstream = upstream_grad
     anomaly = _state.anomaly
     step_observers = tuple(_step_observers)
@@ -425,7 +466,15 @@ def backward_steps(root: Node, upstream_grad: Any, retain_graph: bool, _steps: b
             node._upstream = None
             if node._hooks:
                 for hook in node._hooks:
-                    replaced = hook(grad)
+                    try:
+                        replaced = hook(grad)
+                    except ValueError as error:  # NumPy's "read-only", in the hook's words
+                        if "read-only" not in str(error):
+                            raise
+                        raise RuntimeError(
+                            f"backward: {node._hook_description(hook)} changed the gradient in place "
+                            "(`g *= 2`); a hook must not modify its argument: return the new gradient "
+                            "instead (`return g * 2`)") from None
                     if replaced is not None:  # checked (shape, type) by the node's own class
                         grad = node._checked_hook_result(replaced, hook, grad)
             op = node._op
@@ -480,7 +529,8 @@ def backward(root: Node, upstream_grad: Any, retain_graph: bool) -> None:
 def _check_sent(node: Node, sent: Sequence[Any]) -> None:
     for position, g in enumerate(sent):
         if g is not None and not node._finite(g):
+            where = f" in {node._scope}" if node._scope else ""
             raise RuntimeError(
-                f"detect_anomaly: backward of '{node._op.name}' sent a non-finite gradient "
+                f"detect_anomaly: backward of '{node._op.name}'{where} sent a non-finite gradient "
                 f"to its input {position}"
             )

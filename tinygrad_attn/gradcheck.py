@@ -45,6 +45,13 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Value | Tensor], eps: flo
     docstring), and the AssertionError names the first wrong node in backward order: its name
     and scope, its op, the input, the element and both numbers.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be a function of the inputs, got {type(fn).__name__}")
+    if isinstance(inputs, (Value, Tensor)):  # one input given bare would be iterated element by element
+        raise TypeError(f"gradcheck: inputs must be a list or tuple of Values/Tensors, got one {type(inputs).__name__}; "
+                        "write [x]")
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a list or tuple of Values/Tensors, got {type(inputs).__name__}")
     inputs = list(inputs)
     if not inputs:
         raise ValueError("gradcheck: needs at least one input")

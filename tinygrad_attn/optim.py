@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
 
-from .core import enable_grad
+from .core import enable_grad, mark_written
 from .kernels import adam as adam_kernel
 from .ops.registry import kernels_enabled
 from .tensors import Tensor
@@ -181,6 +181,9 @@ class Optimizer:
         self._check_grads()  # every group first: a bad grad anywhere changes nothing
         for index, group in enumerate(self.param_groups):
             self._step_group(index, group)
+            for param in group["params"]:
+                if param.grad is not None:  # moved in place: a graph made before the step used the old weights
+                    mark_written(param, f"{type(self).__name__}.step")
         return loss
 
     def _check_grads(self) -> None:
@@ -189,16 +192,22 @@ class Optimizer:
         for index, group in enumerate(self.param_groups):
             for position, param in enumerate(group["params"]):
                 grad = param.grad
-                if grad is None or type(grad) is np.ndarray or isinstance(grad, np.ndarray):
+                if grad is None:
                     continue
                 label = f"param_groups[{index}]['params'][{position}]"
                 if param.name:
                     label += f" ({param.name!r})"
-                hint = " (use its .data)" if isinstance(grad, Tensor) else ""
-                raise TypeError(
-                    f"{type(self).__name__}.step: parameter {label} of shape {param.shape} has a .grad of type "
-                    f"{type(grad).__name__}; expected None or a NumPy array of shape {param.shape}{hint}"
-                )
+                where = f"{type(self).__name__}.step: parameter {label} of shape {param.shape}"
+                if not isinstance(grad, np.ndarray):
+                    hint = " (use its .data)" if isinstance(grad, Tensor) else ""
+                    raise TypeError(f"{where} has a .grad of type {type(grad).__name__}; expected None or a NumPy "
+                                    f"array of shape {param.shape}{hint}")
+                if grad.shape != param.data.shape:  # checked here, before any parameter moves
+                    raise ValueError(f"{type(self).__name__}.step: parameter {param.name or label} has shape "
+                                     f"{param.shape} but its grad has shape {grad.shape} ({label})")
+                if grad.dtype.kind != "f":
+                    raise TypeError(f"{where} has a .grad of dtype {grad.dtype}; expected floating point "
+                                    f"(the parameter is {param.dtype})")
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:
         where = type(self).__name__

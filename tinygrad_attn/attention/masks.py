@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensors.tensor import Tensor
+from ..tensors.tensor import Tensor, _as_array as as_array
 
 __all__ = ["causal_mask", "check_mask", "check_attn_mask", "allowed_keys", "mask_scores"]
 
@@ -38,7 +38,7 @@ def check_mask(mask: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarr
     """`mask` as a boolean array that broadcasts to the scores without enlarging them (None: no mask)."""
     if mask is None:
         return None
-    allowed = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    allowed = _mask_array(mask, where)
     if allowed.dtype != np.bool_:
         raise TypeError(f"{where}: mask must be boolean (True where attention is allowed), got dtype "
                         f"{allowed.dtype}; for a float mask use mask == 0 or a comparison")
@@ -50,6 +50,15 @@ def check_mask(mask: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarr
         raise ValueError(f"{where}: mask of shape {allowed.shape} does not broadcast to the scores' "
                          f"shape {scores_shape} (..., Tq, Tk)")
     return allowed
+
+
+def _mask_array(mask: Any, where: str) -> np.ndarray:
+    """The mask's array; a list goes through the tensor conversion, so a ragged one is refused in words."""
+    if isinstance(mask, Tensor):
+        return mask.data
+    if isinstance(mask, (np.ndarray, np.generic)):
+        return np.asarray(mask)
+    return as_array(mask, None, f"{where}: mask")
 
 
 def _fits(shape: tuple[int, ...], scores_shape: tuple[int, ...]) -> bool:
@@ -67,7 +76,7 @@ def check_attn_mask(attn_mask: Any, scores_shape: tuple[int, ...], dtype: np.dty
     to the scores (..., Tq, Tk) without enlarging them."""
     if attn_mask is None:
         return None, None
-    array = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    array = _mask_array(attn_mask, where)
     if array.dtype == np.bool_:
         return check_mask(attn_mask, scores_shape, where), None
     if array.dtype.kind != "f":

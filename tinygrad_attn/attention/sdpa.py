@@ -50,7 +50,7 @@ def softmax_over_keys(scores: np.ndarray) -> np.ndarray:
     """softmax along the last axis: exp(s − max) / Σ exp(s − max). A row that is all -inf
     (no allowed key) gives zeros instead of 0/0."""
     shift = np.max(scores, axis=-1, keepdims=True)
-    shift[~np.isfinite(shift)] = 0
+    shift[shift == -np.inf] = 0  # only all -inf rows: a +inf or NaN score makes its row NaN, as in PyTorch
     exps = np.exp(scores - shift)
     total = np.sum(exps, axis=-1, keepdims=True)
     total[total == 0] = 1

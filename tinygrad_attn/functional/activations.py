@@ -63,16 +63,30 @@ ERF.usage("F.erf", erf, lambda torch, x: torch.erf(x),
 
 
 # ---- gelu, exact: x·Φ(x), Φ the standard normal cdf ----
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Φ(x) = ½·erfc(-x/√2) in float64: ½(1 + erf(x/√2)) cancels to 0 below x ≈ -5 in
+    float32 (-8 in float64), where x·Φ(x) is still a normal number."""
+    flat = np.fromiter(map(math.erfc, (x.astype(np.float64).ravel() * -math.sqrt(0.5)).tolist()),
+                       dtype=np.float64, count=x.size)
+    return 0.5 * flat.reshape(x.shape)
+
+
+def _normal_density(x: np.ndarray) -> np.ndarray:
+    """φ(x) = exp(-x²/2)/√(2π) in float64: x² rounded in float32 would cost φ(-13) 5e-6 of its precision."""
+    x = x.astype(np.float64)
+    return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
 def gelu_forward(ctx, x):
-    cdf = 0.5 * (1 + _erf_values(x / math.sqrt(2)))  # Φ(x)
-    ctx.save(cdf=cdf)
-    return x * cdf
+    cdf = _normal_cdf(x)  # Φ(x)
+    ctx.save(cdf=cdf.astype(x.dtype))
+    return (x * cdf).astype(x.dtype)
 
 
 def gelu_backward(ctx, upstream_grad):
     x = ctx.inputs[0].data
-    density = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)  # φ(x)
-    return (upstream_grad * (ctx.saved.cdf + x * density),)
+    slope = ctx.saved.cdf + x * _normal_density(x)  # Φ(x) + x·φ(x)
+    return (upstream_grad * slope.astype(x.dtype),)
 
 
 GELU = define("gelu", forward=gelu_forward, backward=gelu_backward,
@@ -85,14 +99,19 @@ GELU_K = 0.044715
 
 
 def gelu_tanh_forward(ctx, x):
-    t = np.tanh(GELU_C * (x + GELU_K * x ** 3))
-    ctx.save(t=t)
-    return 0.5 * x * (1 + t)
+    # the gate ½(1 + tanh u) is σ(2u) = 1/(1 + e^(-2u)): the same number, but 1 + tanh u cancels
+    # to 0 for u ≪ 0 (x < -5 in float32) where σ(2u) keeps the tail's relative precision
+    with np.errstate(over="ignore"):  # e^(-2u) = inf for u ≪ 0: the gate's limit, 0
+        u = GELU_C * (x + GELU_K * x ** 3)
+        gate = 1 / (1 + np.exp(-2 * u))
+    ctx.save(gate=gate)
+    return x * gate
 
 
 def gelu_tanh_backward(ctx, upstream_grad):
-    x, t = ctx.inputs[0].data, ctx.saved.t
-    slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * x * x)
+    # the formula with s = ½(1+t): ½(1+t) = s and ½(1-t²) = 2s(1-s)
+    x, s = ctx.inputs[0].data, ctx.saved.gate
+    slope = s + 2 * x * s * (1 - s) * GELU_C * (1 + 3 * GELU_K * x * x)
     return (upstream_grad * slope,)
 
 

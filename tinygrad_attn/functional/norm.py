@@ -18,13 +18,29 @@ from .checks import float_tensor, same_dtype
 
 
 # ---- layer norm: x̂ = (x - mean) / √(var + eps), then x̂·w + b ----
+def _row_scale(x):
+    """Per row, the power of two s with max|x|/s in [1, 2) (s = 1 for rows within ±2, or not finite)."""
+    largest = np.max(np.abs(x), axis=-1, keepdims=True)
+    _, exponent = np.frexp(largest)
+    return np.ldexp(np.ones_like(largest), np.maximum(exponent - 1, 0))
+
+
 def layer_norm_forward(ctx, x, *weight_and_bias, eps, has_weight, has_bias):
     """`weight_and_bias` holds the parameters given: (w, b), (w,), (b,) or ()."""
-    mean = x.mean(axis=-1, keepdims=True)
-    centered = x - mean
+    # x̂ does not change when x is shifted, nor when it is divided by s with eps by s²: dividing by
+    # a power of two s is exact and keeps x² of huge rows (1e20..3e38 in float32) finite, and
+    # subtracting the first entry makes a constant row exactly 0 (its mean would round)
+    scale = _row_scale(x)
+    x_scaled = x / scale
+    x_scaled = x_scaled - x_scaled[..., :1]
+    mean = x_scaled.mean(axis=-1, keepdims=True)
+    centered = x_scaled - mean
     variance = (centered * centered).mean(axis=-1, keepdims=True)  # biased, as in PyTorch
-    inv_std = 1 / np.sqrt(variance + eps)
+    scaled_eps = np.maximum(eps / scale / scale, np.finfo(x.dtype).tiny)  # eps/s² underflows for huge rows
+    inv_std = 1 / np.sqrt(variance + scaled_eps)
     x_hat = centered * inv_std
+    # 1/σ of x is (1/σ of x/s)/s, but for a constant row σ is √eps, which eps/s² may have lost
+    inv_std = np.where(variance > 0, inv_std / scale, 1 / np.sqrt(x.dtype.type(eps)))
     ctx.save(x_hat=x_hat, inv_std=inv_std, has_weight=has_weight, has_bias=has_bias)
     out = x_hat
     if has_weight:

@@ -1,7 +1,7 @@
 """Activation kernels: the tanh-form GELU built in place in reused buffers.
 
-The reference (`functional/activations.py`) saves the tanh t; this kernel saves the gate
-s = ½(1 + t) and x², which its regrouped backward needs, and writes every large array into a
+The reference (`functional/activations.py`) saves the gate s = ½(1 + tanh u) = σ(2u); this
+kernel saves s and x², which its regrouped backward needs, and writes every large array into a
 buffer from `pool.empty`.
 """
 from __future__ import annotations
@@ -18,14 +18,16 @@ GELU_K = 0.044715
 
 
 def gelu_tanh_forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-    """x·s with the gate s = ½(1 + tanh(c·(x + κx³))), the gate built in place in one buffer."""
+    """x·s with the gate s = σ(2u) = 1/(1 + e^(-2u)), u = c·(x + κx³), built in place in one buffer
+    (σ(2u) rather than ½(1 + tanh u): the same number, without the cancellation for u ≪ 0)."""
     x_squared = np.multiply(x, x, out=pool.empty(x.shape, x.dtype))  # kept: backward needs it too
-    gate = np.multiply(x_squared, GELU_C * GELU_K, out=pool.empty(x.shape, x.dtype))
-    gate += GELU_C
-    gate *= x
-    np.tanh(gate, out=gate)
-    gate *= 0.5
-    gate += 0.5
+    gate = np.multiply(x_squared, -2 * GELU_C * GELU_K, out=pool.empty(x.shape, x.dtype))
+    gate -= 2 * GELU_C
+    gate *= x  # -2u
+    with np.errstate(over="ignore"):  # e^(-2u) = inf for u ≪ 0: the gate's limit, 0
+        np.exp(gate, out=gate)
+    gate += 1
+    np.reciprocal(gate, out=gate)
     ctx.save(gate=gate, x_squared=x_squared)
     return np.multiply(x, gate, out=pool.empty(x.shape, x.dtype))
 

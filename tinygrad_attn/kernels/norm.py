@@ -13,20 +13,48 @@ import numpy as np
 from . import pool
 
 
+def _normalised_rows(rows: np.ndarray, eps: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    """x̂ (in a pooled buffer), 1/√(var + eps) as a column, and whether every √(var + eps) was
+    finite, for 2-D rows; eps a number or one per row."""
+    width = rows.shape[1]
+    mean = np.matmul(rows, pool.ones(width, rows.dtype))
+    mean *= 1 / width
+    x_hat = np.subtract(rows, mean[:, None], out=pool.empty(rows.shape, rows.dtype))  # scaled in place below
+    variance = pool.row_dot(x_hat, x_hat)  # Σ (x - mean)² without storing the squares
+    variance *= 1 / width  # biased, as in PyTorch
+    variance += eps
+    std = np.sqrt(variance, out=variance)
+    finite = bool(np.isfinite(std).all())
+    inv_std = np.reciprocal(std, out=std)[:, None]
+    x_hat *= inv_std
+    return x_hat, inv_std, finite
+
+
+def _row_scale(rows: np.ndarray) -> np.ndarray:
+    """Per row, the power of two s with max|x|/s in [1, 2) (1 for rows within ±2), as a column."""
+    _, exponent = np.frexp(np.max(np.abs(rows), axis=1, keepdims=True))
+    return np.ldexp(np.ones((rows.shape[0], 1), rows.dtype), np.maximum(exponent - 1, 0))
+
+
 def layer_norm_forward(ctx: Any, x: np.ndarray, *weight_and_bias: np.ndarray, eps: float,
                        has_weight: bool, has_bias: bool) -> np.ndarray:
     width = x.shape[-1]
     weight = weight_and_bias[0] if has_weight else None
     bias = weight_and_bias[-1] if has_bias else None
     rows = x.reshape(-1, width)  # every leading axis is a row: 2-D, so BLAS does the row sums
-    mean = np.matmul(rows, pool.ones(width, x.dtype))
-    mean *= 1 / width
-    x_hat = np.subtract(rows, mean[:, None], out=pool.empty(rows.shape, rows.dtype))  # scaled in place below
-    variance = pool.row_dot(x_hat, x_hat)  # Σ (x - mean)² without storing the squares
-    variance *= 1 / width  # biased, as in PyTorch
-    variance += eps
-    inv_std = np.reciprocal(np.sqrt(variance, out=variance), out=variance)[:, None]
-    x_hat *= inv_std
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
+        x_hat, inv_std, finite = _normalised_rows(rows, eps)
+    if not finite:
+        # x² overflowed (rows of 1e20..3e38 in float32), or x holds inf/NaN: as the reference does,
+        # normalise x/s minus its first entry with eps/s² (s a power of two, so exact), then
+        # 1/σ = (1/σ of x/s) / s
+        scale = _row_scale(rows)
+        scaled = rows / scale
+        scaled -= scaled[:, :1].copy()  # x̂ does not change by a shift, and a constant row is then exactly 0
+        scaled_eps = np.maximum(eps / scale / scale, np.finfo(rows.dtype).tiny)  # eps/s² underflows for huge rows
+        x_hat, inv_std, _ = _normalised_rows(scaled, scaled_eps[:, 0])
+        variance = pool.row_dot(x_hat, x_hat)  # 0 only for a constant row, whose σ is √eps
+        inv_std = np.where(variance[:, None] > 0, inv_std / scale, 1 / np.sqrt(rows.dtype.type(eps)))
     out = pool.empty(x_hat.shape, x_hat.dtype)  # never x_hat itself: backward needs it unchanged
     if weight is not None:
         np.multiply(x_hat, weight, out=out)

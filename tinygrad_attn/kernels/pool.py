@@ -2,6 +2,7 @@
 
 - `ones(n, dtype)`: a cached, read-only vector of ones. A row or column sum written as a
   matrix product with it runs in BLAS, several times faster than `ndarray.sum` on short axes.
+  At most 64 vectors and `ONES_CACHE_MAX_BYTES` in all are kept, the oldest dropped first.
 - `row_dot(a, b)`: Σ a·b over the last axis, row by row (np.vecdot, or einsum on NumPy 1.x).
 - `empty(shape, dtype)`: `np.empty`, except that a large array is taken from a pool of earlier
   ones when one of the same shape and dtype is no longer referred to by anything but the pool.
@@ -30,10 +31,11 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ones", "row_dot", "empty", "add", "copy", "set_buffer_reuse", "release_buffers", "release_ones", "pooled_bytes",
-           "tune_malloc"]
+           "ones_cache_bytes", "tune_malloc"]
 
 
 _ONES_CACHE_SIZE = 64  # vectors kept, the oldest dropped first
+ONES_CACHE_MAX_BYTES = 16 * 1024 * 1024  # and at most this many bytes in all; a larger vector is made afresh
 _ones_cache: "collections.OrderedDict[tuple, np.ndarray]" = collections.OrderedDict()
 _ones_lock = threading.Lock()
 
@@ -46,11 +48,18 @@ def ones(n: int, dtype: Any) -> np.ndarray:
         return vector
     vector = np.ones(n, dtype=dtype)
     vector.flags.writeable = False
+    if vector.nbytes > ONES_CACHE_MAX_BYTES:
+        return vector
     with _ones_lock:
         vector = _ones_cache.setdefault(key, vector)
-        while len(_ones_cache) > _ONES_CACHE_SIZE:
+        while len(_ones_cache) > _ONES_CACHE_SIZE or ones_cache_bytes() > ONES_CACHE_MAX_BYTES:
             _ones_cache.popitem(last=False)
     return vector
+
+
+def ones_cache_bytes() -> int:
+    """How many bytes the cached ones-vectors hold now."""
+    return sum(vector.nbytes for vector in tuple(_ones_cache.values()))
 
 
 def release_ones() -> int:

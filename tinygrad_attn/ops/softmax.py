@@ -13,8 +13,10 @@ _HUGE_LOGITS = [[1e4, 0.0, -1e4], [1e4, 1e4 - 1.0, -3.0]]
 def _shifted_exp(x, axis):
     """exp(x - max) and the max: the shift cancels in the ratio and keeps every exponent <= 0."""
     shift = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis is no error
-    shift[~np.isfinite(shift)] = 0  # a row that is all -inf stays all zeros instead of NaN
-    return np.exp(x - shift), shift
+    shift[shift == -np.inf] = 0  # a row that is all -inf stays all zeros instead of NaN (a +inf or NaN
+    # in a row makes the row NaN, as in PyTorch)
+    with np.errstate(over="ignore"):  # x - max = -inf (-3e38 - 3e38): exp gives its limit, 0
+        return np.exp(x - shift), shift
 
 
 # ---- softmax: y = exp(x) / Σ exp(x) ----
@@ -49,7 +51,8 @@ def log_softmax_forward(ctx, x, axis):
     total = np.sum(exps, axis=axis, keepdims=True)
     total[total == 0] = 1  # only for all -inf rows: they give -inf (not -inf - -inf = NaN)
     ctx.save(axis=axis)
-    return x - shift - np.log(total)
+    with np.errstate(over="ignore"):  # x - max below -3.4e38 is -inf in float32, as in PyTorch
+        return x - shift - np.log(total)
 
 
 def log_softmax_backward(ctx, upstream_grad):

@@ -13,6 +13,7 @@ import numpy as np
 from ..ops import all_ops
 from ..ops import elementwise as ew
 from ..ops import linalg, movement, reduce, softmax  # noqa: F401  (importing them registers their ops)
+from .dtypes import as_dtype
 from .tensor import DEFAULT_FLOAT, Tensor, apply, apply_binary, apply_unary, as_tensor, constant, lift_pair
 
 __all__ = ["where"]
@@ -71,7 +72,7 @@ bind_methods([op for op in all_ops("tensor") if op.methods])
 
 
 def _astype(self: Tensor, dtype: Any) -> Tensor:
-    target = np.dtype(dtype)
+    target = as_dtype(dtype, "astype")  # a float, int or bool dtype: never complex, object or str
     if self.requires_grad and target.kind != "f":
         raise TypeError(f"astype: cannot cast a tensor that requires grad to non-float dtype {target}")
     return apply(ew.ASTYPE, (self,), target)
@@ -81,8 +82,15 @@ Tensor.astype = _astype
 
 
 # ---- comparisons: plain boolean tensors, outside the graph ----
+_COMPARABLE = (Tensor, int, float, bool, np.ndarray, np.generic, list, tuple)
+
+
 def _comparison(ufunc: Any, symbol: str) -> Any:
+    equality = symbol in ("==", "!=")
+
     def method(self: Tensor, other: Any) -> Tensor:
+        if equality and not isinstance(other, _COMPARABLE):
+            return NotImplemented  # `t == None` is False, as in PyTorch (Python compares identities)
         a, b = lift_pair(self, other, symbol)
         try:
             return Tensor(ufunc(a.data, b.data))

@@ -30,7 +30,16 @@ def _spelled(where: str, dim: Any, axis: Any, keepdim: Any, keepdims: Any) -> tu
     if keepdim is not None and keepdims is not None:
         raise TypeError(f"{where}: give keepdim= or keepdims=, not both")
     keep = keepdim if keepdim is not None else keepdims
+    if keep is not None and not isinstance(keep, (bool, np.bool_)):
+        raise TypeError(f"{where}: keepdim must be True or False, got {keep!r}")
     return (dim if dim is not None else axis), bool(keep)
+
+
+def _not_empty(x: Tensor, axis: int | None, where: str) -> None:
+    """argmax / max(dim) over nothing has no answer (NumPy would say 'empty sequence')."""
+    if x.data.size == 0 and (axis is None or x.data.shape[axis] == 0):
+        over = "the whole tensor" if axis is None else f"dim {axis}"
+        raise ValueError(f"{where}: cannot take {where} over {over} of a tensor of shape {x.shape}: it is empty")
 
 
 def _axes(x: Tensor, dims: Dims, where: str) -> tuple[int, ...]:
@@ -71,11 +80,13 @@ def _arg(pick: Any, where: str) -> Any:
         """Index of the extreme element (outside the graph: it has no gradient)."""
         dim, keep = _spelled(where, dim, axis, keepdim, None)
         if dim is None:
+            _not_empty(self, None, where)
             return Tensor(np.asarray(pick(self.data)))
         if self.data.ndim == 0:
             normalize_axis(dim, (1,), where)
             return Tensor(np.asarray(0))
         axis_ = normalize_axis(dim, self.data.shape, where)
+        _not_empty(self, axis_, where)
         return Tensor(pick(self.data, axis=axis_, keepdims=keep))
 
     method.__name__ = where
@@ -100,6 +111,7 @@ def _extreme(op: Any, pick: Any, where: str) -> Any:
             normalize_axis(dim, (1,), where)
             return ValuesIndices(apply(movement.RESHAPE, (self,), ()), Tensor(np.asarray(0)))
         axis_ = normalize_axis(dim, self.data.shape, where)
+        _not_empty(self, axis_, where)
         indices = pick(self.data, axis=axis_)
         where_ = list(np.indices(indices.shape, sparse=True))  # every other dim's position
         where_.insert(axis_, indices)
@@ -117,6 +129,8 @@ def _softmax_of(op: Any, where: str) -> Any:
     def method(self: Tensor, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
         dim, _ = _spelled(where, dim, axis, None, None)
         x = self if dtype is None else self.astype(dtype)
+        if x.data.dtype.kind != "f":  # as F.softmax: probabilities need floats
+            raise TypeError(f"{where}: input must be floating point, got dtype {x.dtype}; convert with .float()")
         dim = -1 if dim is None else dim
         if x.data.ndim == 0:  # PyTorch: softmax of a single number over dim 0 / -1
             normalize_axis(dim, (1,), where)

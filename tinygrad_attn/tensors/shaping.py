@@ -30,6 +30,9 @@ def _sizes(where: str, sizes: tuple, tensor: Tensor) -> tuple[int, ...]:
         sizes = tuple(sizes[0])
     if any(isinstance(n, bool) or not isinstance(n, _INTS) for n in sizes):
         raise TypeError(f"{where}: the new shape must be ints, got {sizes} (tensor of shape {tensor.shape})")
+    if where != "expand" and (any(n < -1 for n in sizes) or sum(n == -1 for n in sizes) > 1):  # NumPy takes -2 as -1
+        raise ValueError(f"{where}: invalid shape {sizes} for a tensor of shape {tensor.shape}: sizes must be >= 0, "
+                         "with at most one -1 (the size worked out from the others)")
     return tuple(int(n) for n in sizes)
 
 
@@ -163,7 +166,7 @@ def _plain_index(index: Any) -> tuple[Any, bool]:
         if isinstance(part, Tensor):
             part = part.data
         if isinstance(part, (list, np.ndarray)):
-            part = np.asarray(part)
+            part = np.asarray(part) if not isinstance(part, list) or part else np.zeros(0, dtype=np.int64)  # x[[]]: no rows
             if part.dtype.kind not in "iub":
                 raise IndexError(f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype}")
             if part.ndim == 0 and part.dtype.kind in "iu":

@@ -7,6 +7,7 @@ in its module under `tinygrad_attn/ops/`.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 import numpy as np
@@ -45,16 +46,13 @@ def _as_array(data: Any, dtype: Any, where: str) -> np.ndarray:
             return np.array(data, dtype=target)
         given_float64 = isinstance(data, (np.ndarray, np.floating)) and data.dtype == np.float64
         array = np.array(data)
-    except OverflowError as error:  # a Python int beyond the requested integer dtype
-        raise ValueError(f"{where}: a value does not fit in dtype {np.dtype(dtype)} ({error})") from None
-    except ValueError as error:
+    except OverflowError:  # a Python int beyond the requested integer dtype, or inf into an int
+        raise ValueError(f"{where}: a value does not fit in dtype {np.dtype(dtype)} "
+                         f"({_largest_number(data)!r} is beyond its range)") from None
+    except (ValueError, TypeError) as error:
         if str(error).startswith(f"{where}:"):
             raise
-        raise TypeError(f"{where}: cannot make a tensor from {type(data).__name__} ({error})") from None
-    except TypeError as error:
-        if str(error).startswith(f"{where}:"):
-            raise
-        raise TypeError(f"{where}: cannot make a tensor from {type(data).__name__} ({error})") from None
+        raise _bad_data(data, where, dtype) from None
     kind = array.dtype.kind
     if kind == "f":
         if array.dtype != np.float64 or not given_float64:
@@ -62,11 +60,73 @@ def _as_array(data: Any, dtype: Any, where: str) -> np.ndarray:
     elif kind in "iu":
         _check_unsigned_range(array, where, np.dtype(np.int64))
         array = array.astype(np.int64, copy=False)
+    elif kind == "O":
+        raise _bad_data(data, where, dtype)
     elif kind != "b":
         raise TypeError(
             f"{where}: expected numbers (float, int or bool), got an array of dtype {array.dtype}"
         )
     return array
+
+
+def _is_sequence(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) or (isinstance(x, (np.ndarray, Tensor)) and np.ndim(x) > 0)
+
+
+def _leaves(data: Any) -> Iterator[Any]:
+    """Every non-sequence item of nested lists, tuples and arrays, in order."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if _is_sequence(item):
+            stack.extend(reversed(list(item)))
+        else:
+            yield item
+
+
+def _largest_number(data: Any) -> Any:
+    numbers = [x for x in _leaves(data) if isinstance(x, (int, float, np.number)) and not isinstance(x, bool)]
+    return max(numbers, key=lambda x: abs(float(x))) if numbers else data
+
+
+def _bad_data(data: Any, where: str, dtype: Any) -> Exception:
+    """Why `data` cannot become a tensor, in our words (NumPy's would speak of 'inhomogeneous
+    shapes' and 'object arrays'): a ragged nested list, a non-number inside, a value beyond
+    int64, or NaN/infinity bound for an integer dtype."""
+    what = type(data).__name__
+    if not _is_sequence(data) and not isinstance(data, (int, float, bool, np.number, np.bool_, Tensor)):
+        return TypeError(f"{where}: cannot make a tensor from {what} ({data!r:.40}); expected a number, "
+                         "a (nested) list of numbers, a NumPy array or a Tensor")
+    level, dim = [data], 0
+    while level:
+        sequences = [_is_sequence(x) for x in level]
+        if any(sequences) and not all(sequences):
+            return TypeError(f"{where}: cannot make a tensor from {what}: it mixes numbers and lists at dim {dim}, "
+                             "so it is not a rectangular array")
+        if not any(sequences):
+            break
+        lengths = [len(x) for x in level]
+        odd = next((n for n in lengths if n != lengths[0]), None)
+        if odd is not None:
+            return TypeError(f"{where}: cannot make a tensor from {what}: it is ragged, expected a sequence "
+                             f"of length {lengths[0]} at dim {dim} (got {odd})")
+        level, dim = [child for x in level for child in x], dim + 1
+    for leaf in level:
+        if isinstance(leaf, Tensor) or isinstance(leaf, bool) or isinstance(leaf, (np.bool_, np.number)):
+            continue
+        if isinstance(leaf, int):
+            if not -2 ** 63 <= leaf < 2 ** 63:
+                return ValueError(f"{where}: value {leaf} does not fit in int64, the engine's integer dtype "
+                                  "(largest 9223372036854775807); convert to float explicitly if you mean it")
+            continue
+        if isinstance(leaf, float):
+            if dtype is not None and not math.isfinite(leaf):
+                return ValueError(f"{where}: {leaf} cannot be stored in dtype {np.dtype(dtype)} "
+                                  "(integers have no NaN or infinity)")
+            continue
+        return TypeError(f"{where}: cannot make a tensor from {what}: it holds a {type(leaf).__name__} "
+                         f"({leaf!r:.40}); expected numbers (float, int or bool)")
+    return TypeError(f"{where}: cannot make a tensor from {what} of dtype {np.asarray(data, dtype=object).dtype}")
 
 
 def _check_unsigned_range(array: np.ndarray | None, where: str, target: np.dtype) -> None:
@@ -92,7 +152,10 @@ class Tensor(Node):
     before), `.requires_grad`, `.name`.
     """
 
-    __slots__ = ("_retain",)  # retain_grad() switches it per tensor
+    # `_retain`: retain_grad() switches it per tensor. `_written`: (node counter, method) of the
+    # last in-place write, set only by in-place methods (never at construction, so it costs no op
+    # anything); backward refuses a graph whose ops ran before a write to a tensor they use.
+    __slots__ = ("_retain", "_written")
     __hash__ = object.__hash__  # == is elementwise, so identity hashing must be explicit
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected method
 
@@ -131,6 +194,68 @@ class Tensor(Node):
         if self.data.size != 1:
             raise ValueError(f"item: only a one-element tensor can be converted, got shape {self.shape}")
         return self.data.item()
+
+    def tolist(self) -> Any:
+        """The numbers as (nested) Python lists, or one Python number for a 0-d tensor, as in PyTorch."""
+        return self.data.tolist()
+
+    # ---- Python and NumPy protocols, as PyTorch answers them ----
+    def _one_number(self, where: str) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"{where}: only a one-element tensor can be converted to a Python number, got shape "
+                             f"{self.shape} ({self.data.size} elements); pick one element first, e.g. t[0]")
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self._one_number("float()"))
+
+    def __int__(self) -> int:
+        return int(self._one_number("int()"))
+
+    def __index__(self) -> int:
+        """An integer tensor of one element used as an index (`items[t.argmax()]`, `range(t)`)."""
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"index: only an integer tensor of one element can be used as an index, got dtype "
+                            f"{self.dtype} and shape {self.shape}")
+        return int(self.data.item())
+
+    def __bool__(self) -> bool:
+        """`if t:` for one element; several are ambiguous (any? all?), as in PyTorch. Without this,
+        Python would fall back to len() and call every non-empty tensor True."""
+        if self.data.size != 1:
+            many = "no values" if self.data.size == 0 else f"{self.data.size} values"
+            raise RuntimeError(f"bool(): the truth value of a tensor with {many} (shape {self.shape}) is "
+                               "ambiguous; reduce it to one element first, e.g. (t > 0).sum() > 0 for 'any'")
+        return bool(self.data.item())
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}" formats the number of a 0-d tensor; other tensors only as str(t)."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format: the format '{spec}' needs a 0-d tensor (one number), got shape {self.shape}; "
+                        f"format one element, e.g. f\"{{t[0].item():{spec}}}\"")
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor (it holds one number: use .item())")
+        for position in range(len(self.data)):
+            yield self[position]
+
+    def __contains__(self, element: Any) -> bool:
+        """`x in t`: does any element of t equal x (PyTorch's meaning, not 'is x one of t's rows')."""
+        if isinstance(element, Tensor):
+            element = element.data
+        elif isinstance(element, bool) or not isinstance(element, _NUMBERS):
+            raise TypeError(f"in: a tensor can only be searched for a number or a Tensor, got "
+                            f"{type(element).__name__}")
+        return bool(np.any(self.data == element))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)`: the tensor's array (as `.numpy()`), never an array of Tensor objects."""
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy and array is self.data else array
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
@@ -214,8 +339,16 @@ class Tensor(Node):
                     f"{self.shape}; pass grad= with that shape (e.g. ones for the sum)"
                 )
             return np.ones_like(self.data)
-        seed = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        if isinstance(grad, Tensor):
+            seed = grad.data
+        elif isinstance(grad, (str, bytes)) or not isinstance(grad, (np.ndarray, np.generic, list, tuple, *_NUMBERS)):
+            raise TypeError(f"{where}: grad must be a Tensor, a NumPy array or a number of the tensor's shape "
+                            f"{self.shape}, got {type(grad).__name__}")
+        else:
+            seed = _as_array(grad, None, f"{where}: grad")
         data = self.data
+        if seed.dtype.kind not in "fiub":
+            raise TypeError(f"{where}: grad must hold real numbers, got dtype {seed.dtype} (tensor of dtype {self.dtype})")
         if seed.shape != data.shape:
             raise ValueError(f"{where}: grad has shape {seed.shape} but the tensor has shape {self.shape}")
         return seed if seed.dtype == data.dtype else seed.astype(data.dtype)
@@ -232,6 +365,8 @@ class Tensor(Node):
         return _construct(self.data, None, (), False, self.name)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_: expected True or False, got {requires_grad!r}")
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}")
         if self.op is not None and not requires_grad:
@@ -274,7 +409,13 @@ def apply_unary(op: Op, x: Tensor) -> Tensor:
     """`apply` for one input and no parameters (the common case, kept short)."""
     op = op.active
     out = _construct(None, op, (x,))
-    out.data = op.forward(out, x.data)
+    try:
+        out.data = op.forward(out, x.data)
+    except TypeError as error:  # NumPy refuses e.g. -bool
+        if str(error).startswith(f"{op.name}:"):
+            raise
+        raise TypeError(f"{op.name}: not defined for a tensor of dtype {x.dtype} (shape {x.shape}); "
+                        "convert with .float() or .long() first") from None
     if _state.watching:
         node_made(out, op)
     return out
@@ -287,9 +428,20 @@ def apply_binary(op: Op, a: Tensor, b: Tensor) -> Tensor:
     try:
         out.data = op.forward(out, a.data, b.data)
     except ValueError as error:
-        if "broadcast" not in str(error) or str(error).startswith(f"{op.name}:"):
-            raise  # not NumPy's broadcasting error, or already in the op's words
+        message = str(error)
+        if message.startswith(f"{op.name}:"):
+            raise  # already in the op's words
+        if "negative integer powers" in message:
+            raise ValueError(f"{op.name}: an integer tensor cannot be raised to a negative integer power (shapes "
+                             f"{a.shape} and {b.shape}); use a float base, e.g. x.float() ** -1") from None
+        if "broadcast" not in message:
+            raise
         raise ValueError(f"{op.name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+    except TypeError as error:  # NumPy refuses e.g. bool - bool
+        if str(error).startswith(f"{op.name}:"):
+            raise
+        raise TypeError(f"{op.name}: not defined for tensors of dtype {a.dtype} and {b.dtype} (shapes {a.shape} "
+                        f"and {b.shape}); convert with .float() or .long() first") from None
     if _state.watching:
         node_made(out, op)
     return out
