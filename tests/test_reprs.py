@@ -44,3 +44,27 @@ def test_position_ids_are_drawn_as_positions_and_token_ids_as_token_ids():
     loss = F.cross_entropy(model(idx).view(-1, 11), idx.view(-1))
     source = draw_graph(loss, collapse=None).source
     assert ">positions</FONT>" in source and ">token ids</FONT>" in source and ">targets</FONT>" in source
+
+
+def test_tensor_repr_shows_corners_and_shape_past_64_numbers():
+    data = np.random.default_rng(0).uniform(-1, 1, (100, 100)).astype(np.float32)
+    text = repr(ta.tensor(data))
+    assert text.count("\n") == 6 and len(text) < 600 and text.endswith("shape=(100, 100))") and "..." in text
+    lines = text.split("\n")  # three rows, "...", three rows; each row its first and last three numbers
+    assert f"{data[0, 0]:.4f}".rstrip("0") in lines[0] and f"{data[-1, -1]:.4f}".rstrip("0") in lines[-1]
+    small = ta.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert repr(small) == "Tensor([[1., 2.],\n        [3., 4.]])"  # small ones print whole, as PyTorch's do
+
+
+def test_a_step_prints_one_line_naming_the_node_never_its_numbers():
+    model = small_gpt(n_layers=1)
+    idx = ta.tensor(np.array([[1, 2, 3, 4]]))
+    steps = list(F.cross_entropy(model(idx).view(-1, 11), idx.view(-1)).backward_steps())
+    for step in steps:
+        text = repr(step)
+        assert "\n" not in text and len(text) < 160, text
+    head = next(s for s in steps if s.op == "linear" and s.node.scope.endswith("head"))
+    assert repr(head) == f"Step({head.index}, linear: shape (1, 4, 11) in gpt/head, grad of shape (1, 4, 11), sends to 3 inputs)"
+    a = ta.Value(2.0, name="a")
+    first = next((a * a).backward_steps())
+    assert repr(first) == "Step(0, mul: data 4, grad 1, sends to 2 inputs)"

@@ -414,7 +414,26 @@ class Step:
         return [(inp, g) for inp, g in zip(self.node._inputs, self.sent) if g is not None and inp.requires_grad]
 
     def __repr__(self) -> str:
-        return f"Step({self.index}, op={self.op!r}, node={self.node!r})"
+        """One line: which node, where, what arrived and how many inputs it feeds (never the
+        numbers of a whole tensor: `step.grad` and `step.node` hold those)."""
+        node = self.node
+        shape = getattr(node.data, "shape", None)
+        if node.name:
+            what = repr(node.name)
+        elif shape is not None:
+            what = f"shape {tuple(shape)}"
+        else:
+            what = f"data {node.data:.4g}" if isinstance(node.data, float) else "a value"
+        where = f" in {node.scope}" if node.scope else ""
+        grad = self.grad
+        if isinstance(grad, float):
+            arrived = f"grad {grad:.4g}"
+        elif getattr(grad, "shape", None) is not None:
+            arrived = f"grad of shape {tuple(grad.shape)}" if grad.shape else f"grad {float(grad):.4g}"
+        else:
+            arrived = "no grad"
+        sends = sum(g is not None for g in self.sent)
+        return f"Step({self.index}, {self.op}: {what}{where}, {arrived}, sends to {sends} input{'s' if sends != 1 else ''})"
 
 
 def topological_order(root: Node) -> list[Node]:

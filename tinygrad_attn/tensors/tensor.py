@@ -20,6 +20,8 @@ from ..ops.registry import Op
 _FLOATS = (np.float16, np.float32, np.float64)
 _NUMBERS = (int, float, np.integer, np.floating)  # NumPy scalars are numbers too, as in PyTorch
 DEFAULT_FLOAT = np.float32
+REPR_ELEMENTS = 64  # a bigger tensor prints only its corners, and its shape
+REPR_EDGE_ITEMS = 3
 
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -258,8 +260,12 @@ class Tensor(Node):
         return array.copy() if copy and array is self.data else array
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extras = []
+        # Past REPR_ELEMENTS numbers only the corners are printed (PyTorch's "..." style, at a
+        # lower threshold than its 1000 so a notebook cell stays a few lines), and the shape is said.
+        big = self.data.size > REPR_ELEMENTS
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(",
+                               threshold=REPR_ELEMENTS, edgeitems=REPR_EDGE_ITEMS)
+        extras = [f"shape={tuple(self.shape)}"] if big else []
         if self.data.dtype != DEFAULT_FLOAT:
             extras.append(f"dtype={self.data.dtype}")
         if self.op is not None:
