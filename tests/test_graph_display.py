@@ -145,3 +145,14 @@ def test_jupyter_svg_shrinks_to_the_cell_width():
     opening = re.search(r"<svg[^>]*>", bundle["image/svg+xml"]).group(0)
     assert 'style="max-width:100%;height:auto"' in opening and "viewBox" in opening
     assert scalable_svg(bundle["image/svg+xml"]) == bundle["image/svg+xml"]  # applied once
+
+
+def test_jupyter_also_gets_the_svg_inline_in_html_which_shrinks_to_the_cell():
+    _, loss = readme_gpt(n_layers=1)
+    bundle = draw_graph(loss)._repr_mimebundle_()
+    if "image/svg+xml" not in bundle:
+        pytest.skip("no dot renderer installed")
+    page = bundle["text/html"]  # JupyterLab prefers it; an <img> of the SVG would keep its point size
+    assert page.startswith('<div style="max-width:100%') and "<?xml" not in page
+    assert re.search(r'<svg style="max-width:100%;height:auto"', page)
+    assert "text/html" not in draw_graph(loss)._repr_mimebundle_(include=["image/svg+xml"])

@@ -168,7 +168,7 @@ def test_real_graphviz_warning_is_a_render_warning(capfd):
 def test_mimebundle_has_svg_and_dot_text():
     g = small_graph()
     bundle = g._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml", "text/plain"}
+    assert set(bundle) == {"image/svg+xml", "text/html", "text/plain"}  # html: the SVG inline, to fit the cell
     assert bundle["text/plain"] == g.source
     assert set(g._repr_mimebundle_(include=["image/png"])) == {"image/png"}
     assert g._repr_mimebundle_(include=["image/png"], exclude=["image/png"]) == {}

@@ -2,6 +2,8 @@
 and a picture or a folded tree where that says more."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,34 @@ def test_a_step_prints_one_line_naming_the_node_never_its_numbers():
     a = ta.Value(2.0, name="a")
     first = next((a * a).backward_steps())
     assert repr(first) == "Step(0, mul: data 4, grad 1, sends to 2 inputs)"
+
+
+def test_a_lens_head_shows_heatmaps_in_jupyter_and_prints_one_line():
+    model = small_gpt(n_layers=1)
+    idx = ta.tensor(np.array([[1, 2, 3, 4]]))
+    with ta.lens.trace(model, tokens=["the", "cat", "sat", "on"]) as lens:
+        loss = F.cross_entropy(model(idx).view(-1, 11), idx.view(-1))
+        loss.backward()
+    head = lens.head(0, 1)
+    assert repr(head) == "HeadTrace(layer 0, head 1, packed_attention, 4×4)"
+    page = head._repr_html_()
+    assert page.count("<svg") == 3 and "cat" in page  # weights, dL/dweights, dL/dscores, token-labelled
+    np.testing.assert_allclose(head.weights.sum(-1), 1.0, rtol=1e-6)  # still the data: softmax rows,
+    assert not np.triu(head.weights, k=1).any()  # causal: nothing above the diagonal
+
+
+def test_every_heatmap_legend_uses_its_own_colour_scale(monkeypatch):
+    from tinygrad_attn.viz import lens as lens_module
+    from tinygrad_attn.viz.lens import _DIVERGING, _SEQUENTIAL, _colour
+    # Maps made and freed one after another may get the same id(); make that certain here.
+    monkeypatch.setattr(lens_module, "id", lambda obj: 1, raising=False)
+    model = small_gpt(n_layers=1)
+    idx = ta.tensor(np.array([[1, 2, 3, 4]]))
+    with ta.lens.trace(model) as lens:
+        F.cross_entropy(model(idx).view(-1, 11), idx.view(-1)).backward()
+    page = lens.head(0, 0)._repr_html_()
+    gradients = dict(re.findall(r'<linearGradient id="([^"]+)"[^>]*>(.*?)</linearGradient>', page))
+    used = re.findall(r'fill="url\(#([^)]+)\)"', page)
+    assert len(used) == 3
+    for gradient, kind in zip(used, (_SEQUENTIAL, _DIVERGING, _DIVERGING)):
+        assert _colour(1.0, kind) in gradients[gradient]  # weights white-to-blue; gradients blue-white-red

@@ -18,6 +18,7 @@ matplotlib when it is installed.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import pathlib
 from typing import Any, Sequence
@@ -140,7 +141,9 @@ class Heatmap:
 
     def _legend_svg(self, x: float, y: float, height: float, notes_x: float) -> str:
         stops = _DIVERGING if self.diverging else _SEQUENTIAL
-        gradient_id = f"lens-legend-{id(self)}"
+        # Named by the scale, not by the object: a page (or a notebook) may hold many maps, and
+        # an id(self) can be reused by a later map of the other kind once the first is freed.
+        gradient_id = "lens-legend-diverging" if self.diverging else "lens-legend-sequential"
         parts = [f'<defs><linearGradient id="{gradient_id}" x1="0" y1="1" x2="0" y2="0">']
         parts += [f'<stop offset="{t:g}" stop-color="{_colour(t, stops)}"/>' for t, _ in stops]
         parts.append("</linearGradient></defs>")
@@ -266,8 +269,23 @@ def _view(explanation: Explanation) -> ExplanationView:
 
 
 # ---- the lens, drawn ----
+class HeadView(HeadTrace):
+    """A HeadTrace that shows itself in Jupyter as its heatmaps (weights; after backward also
+    dL/dweights and dL/dscores) instead of its arrays' numbers."""
+
+    def _repr_html_(self) -> str:
+        whats = ("weights", "weights_grad", "scores_grad") if self.has_grads else ("weights",)
+        return (f"<div style='font-family:{FONT};font-size:13px'><b>{html.escape(self.where())}</b> "
+                f"{html.escape(self.scope or self.op)}</div>"
+                "<div>" + "".join(heatmap(self, what)._repr_html_() for what in whats) + "</div>")
+
+
 class LensView(Lens):
     """A Lens (trace/lens.py) that draws itself: `heatmap(...)`, `explain(...)`, `_repr_html_`, `save`."""
+
+    def head(self, layer: int = 0, head: int = 0, batch: int = 0) -> HeadView:
+        trace = super().head(layer, head, batch)
+        return HeadView(**{f.name: getattr(trace, f.name) for f in dataclasses.fields(trace)})
 
     def heatmap(self, layer: int = 0, head: int = 0, what: str = "weights", batch: int = 0) -> Heatmap:
         """One heatmap: what = "weights", "weights_grad" (dL/dweights), "scores" or "scores_grad"."""

@@ -427,6 +427,11 @@ class Graph(graphviz.Digraph):
             for mimetype, make in makers.items():
                 if mimetype in wanted:
                     bundle[mimetype] = make()
+            # JupyterLab and exported HTML show image/svg+xml as an <img> of the SVG's own size,
+            # which overflows the cell; the same SVG inline in HTML shrinks to the cell's width.
+            if "image/svg+xml" in bundle and "text/html" not in excluded and (include is None or "text/html" in wanted):
+                svg = bundle["image/svg+xml"]
+                bundle["text/html"] = '<div style="max-width:100%;overflow-x:auto">' + svg[svg.find("<svg"):] + "</div>"
         except RuntimeError as error:
             # A notebook cell should never fail just because the picture could not be drawn.
             if "text/plain" in excluded:
