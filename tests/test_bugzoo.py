@@ -27,7 +27,7 @@ NAMED = {
                            "those of batch 0, query token 0 sum to",
                            "the gradient first goes wrong at node 'scores'"],
     "scale_by_d_model": ["the forward goes wrong first at node 'scores'", "batch 0, head 0, query token 0, key token 0",
-                         "Every number is 0.707107 times the right one"],
+                         "Every number is 0.707107 times the right one, which is 1/√2"],
     "k_transposed": ["the backward of 'scaled_dot_product_attention' is wrong", "at node 'output'",
                      "input 0, node 'q' (a leaf, shape (2, 3, 3)), at element (0, 0, 0)", "Its rule: dQ = dS·K·scale"],
     "softmax_without_row_sum": ["the backward of 'softmax' is wrong", "at node 'weights' (made by 'softmax'",

@@ -304,3 +304,56 @@ def test_the_readme_quotes_a_real_check_message():
     quoted = " ".join(section.split("```\nNot yet:", 1)[1].split("```", 1)[0].split())
     message = check("softmax_backward", lambda y, upstream_grad: y * upstream_grad).message
     assert "Not yet: " + quoted == " ".join(message.split())
+
+
+# ---- the scale 1/√d divided by d, a constant factor named, an answer right only to float32 ----
+def _attention_backward_dividing_by_d(q, k, v, upstream_grad):
+    d = q.shape[-1]
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(d)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    dw = upstream_grad @ np.swapaxes(v, -1, -2)
+    ds = w * (dw - (dw * w).sum(-1, keepdims=True))
+    return ds @ k / d, np.swapaxes(ds, -1, -2) @ q / d, np.swapaxes(w, -1, -2) @ upstream_grad
+
+
+def test_dividing_by_d_instead_of_its_root_is_named_in_attention_backward():
+    result = check("attention_backward", _attention_backward_dividing_by_d)
+    assert not result.passed
+    assert "your dL/dq is wrong at query token 0, feature 0" in result.message
+    assert "You divided by d = 3; the forward scaled the scores by 1/√d = 1/1.732" in result.message
+
+
+def test_dividing_by_d_instead_of_its_root_is_named_in_grad_w_q():
+    def grad_w_q(x, w_q, w_k, w_v, upstream_grad):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        _, _, _ = q, k, v
+        dq, _, _ = _attention_backward_dividing_by_d(q, k, v, upstream_grad)
+        return x.T @ dq
+
+    result = check("grad_w_q", grad_w_q)
+    assert not result.passed and "You divided by d = 2; the scores were scaled by 1/√d = 1/1.414" in result.message
+
+
+def test_a_constant_factor_is_named_when_no_known_mistake_matches():
+    def softmax_backward(y, upstream_grad):
+        return 3 * y * (upstream_grad - (y * upstream_grad).sum(-1, keepdims=True))
+
+    result = check("softmax_backward", softmax_backward)
+    assert "Every number is 3 times the right one, which is 3: a constant factor" in result.message
+    result = check("attention", lambda q, k, v: EXERCISES["attention"].reference(q, k, v) / np.sqrt(5))
+    assert "times the right one, which is 1/√5" in result.message
+
+
+def test_an_answer_right_only_to_float32_is_told_to_keep_float64():
+    def layer_norm_backward(x, gamma, upstream_grad, eps=1e-5):
+        x, gamma, upstream_grad = (a.astype(np.float32) for a in (x, gamma, upstream_grad))
+        return EXERCISES["layer_norm_backward"].reference(x, gamma, upstream_grad, eps)
+
+    result = check("layer_norm_backward", layer_norm_backward)
+    assert not result.passed and "rows far from 0 (mean 1000)" in result.message
+    assert "Your answer is float32 and agrees with the right one to float32 precision" in result.message
+    assert "keep your arrays float64" in result.message
+    # a float32 answer that is wrong by more than rounding gets the math, not the precision note
+    result = check("softmax", lambda x: np.exp(x).astype(np.float32))
+    assert not result.passed and "float32 precision" not in result.message

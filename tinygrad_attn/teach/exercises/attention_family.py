@@ -122,10 +122,14 @@ def _attention_backward_wrong(q, k, v, g):
          "dL/ds = W ⊙ (dL/dW − rowsum(dL/dW ⊙ W))."),
         (0, lambda: ds @ k, f"dL/dq = dS·K/√d: the 1/√d = 1/{np.sqrt(d):.4g} of the forward comes back in the backward."),
         (0, lambda: ds @ _t(k) / np.sqrt(d), "dL/dq = dS·K/√d, with K as it is (keys × d); you used Kᵀ."),
+        (0, lambda: ds @ k / d, f"you divided by d = {d}; the forward scaled the scores by 1/√d = 1/{np.sqrt(d):.4g}, "
+                                "and that same factor comes back in dL/dq = dS·K/√d."),
         (1, lambda: _t(w * dw) @ q / np.sqrt(d),
          "did you forget to subtract the row sum Σₖ wₖ (dL/dwₖ) in the softmax backward?"),
         (1, lambda: ds @ q / np.sqrt(d), "dL/dk = dSᵀ·Q/√d: the scores are (queries × keys), so transpose dS."),
         (1, lambda: _t(ds) @ q, f"dL/dk = dSᵀ·Q/√d: the 1/√d = 1/{np.sqrt(d):.4g} comes back in the backward."),
+        (1, lambda: _t(ds) @ q / d, f"you divided by d = {d}; the forward scaled the scores by 1/√d = "
+                                    f"1/{np.sqrt(d):.4g}, and that same factor comes back in dL/dk = dSᵀ·Q/√d."),
     ]
 
 
@@ -387,6 +391,8 @@ def _judge_grad_w_q(case, got, expected):
              variant(lambda: x.T @ ((w * dw) @ k / np.sqrt(d)))),
         Hint(f"the 1/√d = 1/{np.sqrt(d):.4g} of the scores comes back in dL/dq = dS·K/√d.",
              variant(lambda: x.T @ (ds @ k))),
+        Hint(f"you divided by d = {d}; the scores were scaled by 1/√d = 1/{np.sqrt(d):.4g}, and that same factor "
+             "comes back in dL/dq = dS·K/√d.", variant(lambda: x.T @ (ds @ k / d))),
         Hint("dL/dq = dS·K/√d uses K itself; you used Q (the scores are q kᵀ: dL/dq takes k, dL/dk takes q).",
              variant(lambda: x.T @ (ds @ q / np.sqrt(d)))),
         Hint("you took the key's path: dSᵀ·Q is dL/dk. The query's is dS·K.",

@@ -251,6 +251,9 @@ def compare_array(what: str, got: Any, expected: np.ndarray, axes: Sequence[str]
         message = f"your {what} {is_} {g} at {at}, where the right value is {_number(e)}.{count}"
     else:
         message = f"your {what} {is_} wrong at {at}: expected {_number(e)}, got {_number(g)}.{count}"
+    precision = _precision_note(got, array, expected)
+    if precision:
+        return message + precision
     return message + _hint(hints, got, _pattern(array, expected) if patterns else "")
 
 
@@ -290,9 +293,32 @@ def _pattern(got: np.ndarray, expected: np.ndarray) -> str:
     if nonzero.any():
         ratio = got[nonzero] / expected[nonzero]
         if np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0]) > 1e-9:
-            return (f" Every number is {ratio[0]:.6g} times the right one: a constant factor is missing or "
-                    "extra (a scale, a mean instead of a sum?).")
+            return (f" Every number is {ratio[0]:.6g} times the right one{_factor_name(float(ratio[0]))}: a constant "
+                    "factor is missing or extra (a scale, a mean instead of a sum?).")
     return ""
+
+
+def _factor_name(ratio: float) -> str:
+    """', which is 1/√2' when a constant factor is a small integer, its root, or their inverses."""
+    for n in range(2, 65):
+        for value, name in ((1 / np.sqrt(n), f"1/√{n}"), (np.sqrt(n), f"√{n}"), (1 / n, f"1/{n}"), (n, f"{n}")):
+            if np.isclose(abs(ratio), value, rtol=1e-6, atol=0):
+                return f", which is {'−' if ratio < 0 else ''}{name}"
+    return ""
+
+
+def _precision_note(got: Any, array: np.ndarray, expected: np.ndarray) -> str:
+    """A note when the answer is right to its own low precision (float32 or float16) only."""
+    dtype = getattr(got, "dtype", None)
+    if dtype not in (np.float32, np.float16) or not np.all(np.isfinite(array)):
+        return ""
+    tolerance = 1e-3 if dtype == np.float32 else 3e-2
+    if not np.allclose(array, expected, rtol=tolerance, atol=tolerance):
+        return ""
+    digits = 7 if dtype == np.float32 else 3
+    return (f" Your answer is {dtype} and agrees with the right one to {dtype} precision (about {digits} digits, "
+            "fewer after subtracting nearly equal numbers): the inputs are float64, so keep your arrays float64 "
+            "(astype(np.float32) or float32 constants round the rest away).")
 
 
 def variant(fn: Callable[..., Any], *args: Any) -> Callable[[Any], bool]:

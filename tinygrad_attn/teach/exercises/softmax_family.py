@@ -5,7 +5,8 @@ import tracemalloc
 
 import numpy as np
 
-from .base import Case, Exercise, Hint, as_array, axes_for, close, compare_array, sentence, variant
+from .base import (Case, Exercise, Hint, _precision_note, as_array, axes_for, close, compare_array, sentence,
+                   variant)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -213,6 +214,9 @@ def _judge_cross_entropy(case, got, expected):
                         f"the right loss is {per_row[row]:.6g}.")
             break
     message = f"your loss is {value:.6g}, but the mean cross-entropy is {expected:.6g}.{row_note}"
+    precision = _precision_note(got, array.reshape(()), np.asarray(expected))
+    if precision:
+        return message + precision
     for hint in hints:
         if hint.matches(value):
             return message + " " + sentence(hint.text)
