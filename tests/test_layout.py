@@ -28,7 +28,7 @@ LAYERS = [
     ("trace",),
     ("viz",),
     ("teach",),
-    ("train", "cli", "compat", "__main__"),
+    ("train", "cli", "compat", "exercises", "__main__"),
 ]
 LAYER_OF = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 
