@@ -94,3 +94,16 @@ def w2_tinygrad_attn(seed: int) -> Callable[[], tuple[np.ndarray, np.ndarray, np
         return out.data, q.grad, k.grad, v.grad
 
     return step
+
+
+def w1_tinygrad_attn_reference(seed: int) -> Callable[[], float]:
+    """W1 with every kernel switched off: the readable reference ops a learner steps through."""
+    import tinygrad_attn as ta
+
+    step = w1_tinygrad_attn(seed)
+
+    def reference_step() -> float:
+        with ta.use_kernels(False):
+            return step()
+
+    return reference_step

@@ -39,3 +39,24 @@ def w3_tinygrad_attn(seed: int) -> Prepared:
     from tinygrad_attn import Value
 
     return w3_generic(Value, seed)
+
+
+W4_OPS = 4  # mul, add, relu, sum: the step's time divided by this is the per-op cost
+
+
+def w4_tinygrad_attn(seed: int) -> Callable[[], tuple[Any, Any, Any]]:
+    """W4: `((a * w + w).relu()).sum()` with w (4,) broadcast over a (4, 4), and its backward."""
+    from tinygrad_attn import Tensor
+
+    a_np, b_np = w0_inputs(seed)
+    a = Tensor(a_np, requires_grad=True)
+    w = Tensor(b_np[0].copy(), requires_grad=True)
+
+    def step() -> tuple[Any, Any, Any]:
+        a.grad = None
+        w.grad = None
+        c = (a * w + w).relu().sum()
+        c.backward()
+        return c.data, a.grad, w.grad
+
+    return step

@@ -456,3 +456,20 @@ def w2_numpy(seed: int) -> Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray
         return attention_fwd_bwd(q, k, v, upstream, ws)
 
     return step
+
+
+def w4_numpy(seed: int) -> Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """W4 by hand: ``c = sum(relu(a * w + w))`` with w (4,) broadcast, dc/da and dc/dw."""
+    a, b = w0_inputs(seed)
+    w = b[0].copy()
+
+    def step() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        h = a * w
+        h += w
+        active = (h > 0).astype(a.dtype)  # relu's slope, for an all-ones upstream gradient
+        c = np.maximum(h, 0).sum()
+        grad_a = active * w
+        grad_w = (active * a).sum(axis=0) + active.sum(axis=0)
+        return np.asarray(c), grad_a, grad_w
+
+    return step

@@ -238,3 +238,20 @@ def w2_torch_sdpa(seed: int) -> Callable[[], tuple[Any, Any, Any, Any]]:
 def w2_torch_written(seed: int) -> Callable[[], tuple[Any, Any, Any, Any]]:
     """W2 with attention written out."""
     return _w2(seed, "written")
+
+
+def w4_torch(seed: int) -> Callable[[], tuple[Any, Any, Any]]:
+    """W4 in PyTorch eager: `((a * w + w).relu()).sum()` with w (4,) broadcast, and its backward."""
+    require_torch()
+    a_np, b_np = w0_inputs(seed)
+    a = torch.tensor(a_np, requires_grad=True)
+    w = torch.tensor(b_np[0].copy(), requires_grad=True)
+
+    def step() -> tuple[Any, Any, Any]:
+        a.grad = None
+        w.grad = None
+        c = (a * w + w).relu().sum()
+        c.backward()
+        return c.detach(), a.grad, w.grad
+
+    return step

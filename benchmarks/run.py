@@ -65,6 +65,20 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "torch-written": "benchmarks.reference_torch:w1_torch_written",
         "tinygrad_attn": "benchmarks.impl_gpt:w1_tinygrad_attn",
     },
+    "W1u": {
+        "torch": "benchmarks.impl_model_files:w1u_torch",
+        "tinygrad_attn": "benchmarks.impl_model_files:w1u_tinygrad_attn",
+    },
+    "W1h": {
+        "numpy": "benchmarks.reference_numpy:w1_numpy",
+        "torch": "benchmarks.impl_model_files:w1h_torch",
+        "tinygrad_attn": "benchmarks.impl_model_files:w1h_tinygrad_attn",
+    },
+    "W1r": {
+        "numpy": "benchmarks.reference_numpy:w1_numpy",
+        "torch-sdpa": "benchmarks.reference_torch:w1_torch_sdpa",
+        "tinygrad_attn": "benchmarks.impl_gpt:w1_tinygrad_attn_reference",
+    },
     "W2": {
         "numpy": "benchmarks.reference_numpy:w2_numpy",
         "torch-sdpa": "benchmarks.reference_torch:w2_torch_sdpa",
@@ -75,6 +89,16 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "micrograd": "benchmarks.w3_micrograd:w3_micrograd",
         "tinygrad_attn": "benchmarks.impl_overhead:w3_tinygrad_attn",
     },
+    "W4": {
+        "numpy": "benchmarks.reference_numpy:w4_numpy",
+        "torch": "benchmarks.reference_torch:w4_torch",
+        "tinygrad_attn": "benchmarks.impl_overhead:w4_tinygrad_attn",
+    },
+    "T1": {"tinygrad_attn": "benchmarks.impl_teaching:t1_stepper_worked_example"},
+    "T2": {"tinygrad_attn": "benchmarks.impl_teaching:t2_stepper_gpt"},
+    "T3": {"tinygrad_attn": "benchmarks.impl_teaching:t3_graph_worked_example"},
+    "T4": {"tinygrad_attn": "benchmarks.impl_teaching:t4_graph_gpt"},
+    "T5": {"tinygrad_attn": "benchmarks.impl_teaching:t5_notebooks"},
 }
 
 
@@ -96,10 +120,26 @@ WORKLOADS: dict[str, WorkloadSpec] = {
                        "numpy", "torch"),
     "W1": WorkloadSpec("GPT train step (2 layers, d 64, 4 heads, ctx 64, batch 16, AdamW)", "ms", 1, 30, 5,
                        "numpy", "torch-sdpa"),
+    "W1u": WorkloadSpec("tests/models/nanogpt_style.py train step, W1 sizes, same file on torch and engine",
+                        "ms", 1, 30, 5, "torch", "torch"),
+    "W1h": WorkloadSpec("W1's GPT by hand (h @ W + b, split/view/transpose, F.sdpa), same file on both",
+                        "ms", 1, 30, 5, "numpy", "torch"),
+    "W1r": WorkloadSpec("W1 with ta.use_kernels(False): the readable reference ops", "ms", 1, 10, 2,
+                        "numpy", "torch-sdpa"),
     "W2": WorkloadSpec("causal attention fwd + bwd, q/k/v (8, 4, 128, 32)", "ms", 1, 50, 5,
                        "numpy", "torch-sdpa"),
     "W3": WorkloadSpec("scalar MLP [2,16,16,1], 100 two-moons points, hinge loss, fwd + bwd", "ms", 1, 5, 1,
                        "micrograd", None),
+    "W4": WorkloadSpec("sum(relu(a*w + w)), w (4,) broadcast over (4,4), fwd + bwd: 4 ops (overhead)", "us",
+                       1000, 20, 1000, "numpy", "torch"),
+    "T1": WorkloadSpec("BackwardStepper, worked example: build + every frame + HTML (target <= 1 s)", "ms",
+                       1, 3, 1, "tinygrad_attn", None),
+    "T2": WorkloadSpec("BackwardStepper, 2-layer GPT, collapse=2: the same (target <= 3 s)", "ms", 1, 3, 1,
+                       "tinygrad_attn", None),
+    "T3": WorkloadSpec("draw_graph(worked example) to SVG", "ms", 1, 3, 1, "tinygrad_attn", None),
+    "T4": WorkloadSpec("draw_graph(2-layer GPT, collapse=2) to SVG", "ms", 1, 3, 1, "tinygrad_attn", None),
+    "T5": WorkloadSpec("every notebooks/*.ipynb end to end in a fresh kernel", "ms", 1, 1, 0,
+                       "tinygrad_attn", None),
 }
 
 TUNED_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "536870912"}
@@ -326,8 +366,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         print(format_row(row, widths))
         previous = row[0]
     print()
-    print("x ref: median / median of the reference (numpy for W0-W2, micrograd for W3);"
-          " x torch: median / median of torch (W0) or torch-sdpa (W1, W2).")
+    print("x ref: median / median of the reference (numpy for W0-W2, W1h, W4; torch for W1u; micrograd for W3);"
+          " x torch: median / median of torch (W0, W1u, W1h, W4) or torch-sdpa (W1, W1r, W2).")
     print("peak RSS: the child's peak resident set (VmHWM) at the end; +RSS: its growth during setup +"
           " timing (beyond the imports). loss: the last step's return value.")
     for note in notes:
@@ -555,7 +595,7 @@ def check_registered(log: CheckLog, seed: int, workloads: list[str]) -> None:
     """Every registered implementation's step results vs the workload's reference implementation."""
     for workload in workloads:
         spec = WORKLOADS[workload]
-        calls = 3 if workload == "W1" else 1  # W1: the losses of three steps also check the updates
+        calls = 3 if workload.startswith("W1") else 1  # W1: the losses of three steps also check the updates
         outputs: dict[str, list[Any]] = {}
         for name, entry in IMPLEMENTATIONS[workload].items():
             try:
@@ -579,7 +619,7 @@ def check_registered(log: CheckLog, seed: int, workloads: list[str]) -> None:
             if workload == "W3":
                 log.report(f"{workload} {name} vs {spec.reference}, |loss diff|", abs(results[0] - reference[0]),
                            1e-9, f"{results[0]!r}")
-            elif workload == "W1":
+            elif workload.startswith("W1"):
                 error = max(abs(a - b) / abs(b) for a, b in zip(results, reference))
                 log.report(f"{workload} {name} vs {spec.reference}, losses of {calls} train steps", error, 1e-4,
                            ", ".join(f"{v:.6f}" for v in results))
@@ -650,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args)
     if args.probe:
         return probe_main()
-    workloads = [w.upper() for w in args.workloads] or list(WORKLOADS)
+    by_upper = {name.upper(): name for name in WORKLOADS}
+    workloads = [by_upper.get(w.upper(), w) for w in args.workloads] or list(WORKLOADS)
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         print(f"unknown workload(s): {', '.join(unknown)}; known: {', '.join(WORKLOADS)}", file=sys.stderr)

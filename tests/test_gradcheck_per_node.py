@@ -159,7 +159,7 @@ def test_a_bias_gradient_left_unsummed_is_named():
     assert "input 1, node 'bias' (a leaf, shape (3,)), has shape (4, 3)" in message
     assert "was the broadcast gradient not summed?" in message
     summed, numeric = _numbers(message)[-2:]
-    # d/dbias₀ of Σ R ⊙ tanh(x W + b), with R the gradient that arrived at tanh: the same sum
+    # d/dbias₀ of Σ R ◦ tanh(x W + b), with R the gradient that arrived at tanh: the same sum
     # of the column either way; finite differences and the summed gradient must agree
     assert summed == pytest.approx(numeric, rel=1e-6)
     assert gradcheck(fn, [x, weight, bias], per_node=True)  # the registry's entry is restored
@@ -254,7 +254,7 @@ def test_attention_with_k_transposed_in_backward_is_named_at_q(kernels):
     assert "input 0, node 'q' (a leaf, shape (2, 3, 3)), at element (0, 0, 0)" in message
     assert "Its rule: dQ = dS·K·scale" in message
     engine, numeric = _numbers(message.split("at element (0, 0, 0)")[1])[:2]
-    # by hand, with G all ones: dS = W ⊙ (G Vᵀ − rowsum(G Vᵀ ⊙ W)), dQ = dS K / √d
+    # by hand, with G all ones: dS = W ◦ (G Vᵀ − rowsum(G Vᵀ ◦ W)), dQ = dS K / √d
     W = _attention_numpy(q.data, k.data, v.data)
     dW = np.ones((2, 3, 3)) @ np.swapaxes(v.data, -1, -2)
     dS = W * (dW - np.sum(dW * W, axis=-1, keepdims=True))

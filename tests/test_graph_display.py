@@ -156,3 +156,28 @@ def test_jupyter_also_gets_the_svg_inline_in_html_which_shrinks_to_the_cell():
     assert page.startswith('<div style="max-width:100%') and "<?xml" not in page
     assert re.search(r'<svg style="max-width:100%;height:auto"', page)
     assert "text/html" not in draw_graph(loss)._repr_mimebundle_(include=["image/svg+xml"])
+
+
+def test_composed_attention_names_its_mask_in_sdpas_sense_and_its_scale():
+    rng = np.random.default_rng(0)
+    q, k, v = (ta.tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(3))
+    steps = F.attention_steps(q, k, v, is_causal=True)
+    source = draw_graph(steps.output.sum()).source
+    assert ">causal mask (True = may attend)</FONT>" in source and ">1/√d = 0.5</FONT>" in source
+    # True = may attend: the mask drawn is allowed[i, j] = j <= i, as SDPA's boolean attn_mask reads
+    mask = next(n for n in _leaves(steps.output) if n.name == "causal mask (True = may attend)")
+    np.testing.assert_array_equal(mask.data, np.tril(np.ones((3, 3), dtype=bool)))
+    custom = F.attention_steps(q, k, v, mask=np.array([True, True, False]), scale=0.3)
+    assert ">attention mask (True = may attend)</FONT>" in draw_graph(custom.output.sum()).source
+    assert ">scale = 0.3</FONT>" in draw_graph(custom.output.sum()).source
+
+
+def _leaves(root):
+    seen, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        for inp in node.inputs:
+            if id(inp) not in seen:
+                seen[id(inp)] = inp
+                stack.append(inp)
+    return [n for n in seen.values() if n.is_leaf]

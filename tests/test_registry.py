@@ -14,7 +14,7 @@ from tinygrad_attn.ops.samples import all_usages
 
 
 def _softmax_backward_without_the_row_sum(ctx, upstream_grad):
-    """A classic bug: y ⊙ g, forgetting to subtract Σⱼ gⱼyⱼ."""
+    """A classic bug: y ◦ g, forgetting to subtract Σⱼ gⱼyⱼ."""
     return (ctx.data * upstream_grad,)
 
 

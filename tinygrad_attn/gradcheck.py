@@ -2,7 +2,7 @@
 
     d f / d xᵢ  ≈  (f(x + ε·eᵢ) - f(x - ε·eᵢ)) / 2ε
 
-For a non-scalar output f, the check uses the scalar Σ f ⊙ R with a fixed random R, so every
+For a non-scalar output f, the check uses the scalar Σ f ◦ R with a fixed random R, so every
 output element takes part.
 
 `gradcheck(fn, inputs)` checks the whole function: each input's gradient against finite

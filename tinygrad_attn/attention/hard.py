@@ -10,7 +10,7 @@ Backward, with G = dL/doutput and W the saved one-hot weights (`ctx.saved.attn_w
     dQ = 0         argmax is flat: nudging any score does not change which key wins,
     dK = 0         so no gradient reaches the scores, the query or any key
 
-Compare soft attention (sdpa.py), where dS = W ⊙ (dW − rowsum(dW ⊙ W)) is nonzero for every
+Compare soft attention (sdpa.py), where dS = W ◦ (dW − rowsum(dW ◦ W)) is nonzero for every
 key with a nonzero weight: "even if the attention is very low, there's at least a small
 sliver", so every key can learn. `tinygrad_attn.teach.soft_hard` shows the two side by side.
 Tied best scores go to the first of them (as `torch.argmax`); a query with no allowed key

@@ -64,7 +64,7 @@ def packed_backward(ctx, upstream_grad):
 
 PACKED_ATTENTION = define(
     "packed_attention", forward=packed_forward, backward=packed_backward,
-    formulas=("per head: dQ = dS·K·scale, dK = dSᵀ·Q·scale, dV = Wᵀ·G (dS = W ⊙ (dW − rowsum(dW ⊙ W)), "
+    formulas=("per head: dQ = dS·K·scale, dK = dSᵀ·Q·scale, dV = Wᵀ·G (dS = W ◦ (dW − rowsum(dW ◦ W)), "
               "dW = G·Vᵀ); d(qkv) = [dQ, dK, dV] side by side",),
     kernel=(kernels.packed_forward, kernels.packed_backward))
 

@@ -19,7 +19,7 @@ Backward, with G = dL/doutput and W the saved weights (`ctx.saved.attn_weights`)
 
     dV = Wᵀ G
     dW = G Vᵀ
-    dS = W ⊙ (dW − rowsum(dW ⊙ W))     (the softmax backward, row by row)
+    dS = W ◦ (dW − rowsum(dW ◦ W))     (the softmax backward, row by row)
     dQ = dS K · scale
     dK = dSᵀ Q · scale
 
@@ -89,7 +89,7 @@ def sdpa_backward(ctx, upstream_grad):
 
 
 SDPA = define("scaled_dot_product_attention", forward=sdpa_forward, backward=sdpa_backward, unbroadcast=True,
-              formulas=("dQ = dS·K·scale, with dS = W ⊙ (dW − rowsum(dW ⊙ W)) and dW = G·Vᵀ",
+              formulas=("dQ = dS·K·scale, with dS = W ◦ (dW − rowsum(dW ◦ W)) and dW = G·Vᵀ",
                         "dK = dSᵀ·Q·scale",
                         "dV = Wᵀ·G"),
               kernel=(kernels.sdpa_forward, kernels.sdpa_backward))
@@ -112,7 +112,7 @@ def weights_backward(ctx, upstream_grad):
 
 ATTENTION_WEIGHTS = define("attention_weights", forward=weights_forward, backward=weights_backward,
                            unbroadcast=True,
-                           formulas=("dQ = dS·K·scale, with dS = W ⊙ (G − rowsum(G ⊙ W))", "dK = dSᵀ·Q·scale"),
+                           formulas=("dQ = dS·K·scale, with dS = W ◦ (G − rowsum(G ◦ W))", "dK = dSᵀ·Q·scale"),
                            kernel=(kernels.weights_forward, kernels.weights_backward))
 
 
@@ -134,7 +134,7 @@ def biased_weights_backward(ctx, upstream_grad):
 
 BIASED_ATTENTION_WEIGHTS = define(
     "biased_attention_weights", forward=biased_weights_forward, backward=biased_weights_backward, unbroadcast=True,
-    formulas=("dQ = dS·K·scale, with dS = W ⊙ (G − rowsum(G ⊙ W))", "dK = dSᵀ·Q·scale",
+    formulas=("dQ = dS·K·scale, with dS = W ◦ (G − rowsum(G ◦ W))", "dK = dSᵀ·Q·scale",
               "dBias = dS (summed over the dims the bias was broadcast along)"))
 
 

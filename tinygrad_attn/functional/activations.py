@@ -90,7 +90,8 @@ def gelu_backward(ctx, upstream_grad):
 
 
 GELU = define("gelu", forward=gelu_forward, backward=gelu_backward,
-              formulas=("d(x·Φ(x))/dx = Φ(x) + x·φ(x)  (Φ, φ: normal cdf, density)",))
+              formulas=("d(x·Φ(x))/dx = Φ(x) + x·φ(x)  (Φ, φ: normal cdf, density)",),
+              kernel=(kernel.gelu_forward, kernel.gelu_backward))
 
 
 # ---- gelu, tanh form: ½x·(1 + t), t = tanh(c·(x + κx³)) ----

@@ -11,6 +11,7 @@ layer imports only the graph core and NumPy.
     loss.py        cross_entropy with BLAS row sums, in place
     norm.py        layer_norm over 2-D rows, in place
     linear.py      one GEMM into a reused buffer, bias in place
+    matmul.py      `(..., n) @ (n, m)` as one GEMM over all rows, forward and backward, into reused buffers
     embedding.py   np.take into a reused buffer; backward by sorted runs (reduceat)
     attention.py   scaled dot-product and packed multi-head attention: keys-first weights,
                    cached causal bias, softmax without its max pass when safe, head views

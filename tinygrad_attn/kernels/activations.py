@@ -1,8 +1,11 @@
-"""Activation kernels: the tanh-form GELU built in place in reused buffers.
+"""Activation kernels: GELU, exact and tanh form, built in place in reused buffers.
 
-The reference (`functional/activations.py`) saves the gate s = ½(1 + tanh u) = σ(2u); this
-kernel saves s and x², which its regrouped backward needs, and writes every large array into a
-buffer from `pool.empty`.
+Exact GELU: the reference (`functional/activations.py`) calls math.erfc once per element;
+for float32 this kernel evaluates Φ(x) with NumPy array arithmetic instead, from a polynomial
+fitted to math.erfc when this module is imported (float64 inputs keep math.erfc).
+
+tanh form: the reference saves the gate s = ½(1 + tanh u) = σ(2u); this kernel saves s and x²,
+which its regrouped backward needs, and writes every large array into a buffer from `pool.empty`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,78 @@ from . import pool
 
 GELU_C = math.sqrt(2 / math.pi)  # the tanh form's constants, as in PyTorch and GPT-2
 GELU_K = 0.044715
+
+
+# ---- exact GELU, x·Φ(x) ----
+# With a = |x|/√2 and t = 1/(1 + a/2): ½erfc(a) = R(t)·exp(-a²), where R(t) = ½erfc(a)·exp(a²)
+# is smooth on t in (0, 1]. R is a degree-11 polynomial in s = (t - mid)/half (s in [-1, 1], so
+# its coefficients stay small), fitted by weighted least squares to math.erfc at import; its
+# relative error is below 1e-9 for a <= 13 (beyond, exp(-a²) is 0 in float32 anyway). Φ(x) is
+# ½erfc(a) for x < 0 and 1 - ½erfc(a) for x >= 0; in float32 it is within 8 roundings of
+# math.erfc's value, which tests/test_perf_gelu.py checks.
+_ERFC_A_MAX = 13.0
+_T_LOW = 1 / (1 + _ERFC_A_MAX / 2)
+_T_MID, _T_HALF = (1 + _T_LOW) / 2, (1 - _T_LOW) / 2
+
+
+def _fit_scaled_erfc(degree: int = 11, nodes: int = 400) -> np.ndarray:
+    """Monomial coefficients in s of R(t(s)), fitted on Chebyshev nodes (lowest power first)."""
+    s = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    a = (1 / (_T_MID + _T_HALF * s) - 1) * 2
+    r = np.array([0.5 * math.erfc(v) * math.exp(v * v) for v in a.tolist()])
+    return np.polynomial.polynomial.polyfit(s, r, degree, w=1 / r)
+
+
+_R_COEFFICIENTS = tuple(np.float32(c) for c in _fit_scaled_erfc()[::-1])  # highest power first, for Horner
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def _gelu_float64(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x·Φ(x) and its slope Φ(x) + x·φ(x) as the reference computes them (math.erfc per element)."""
+    wide = x.astype(np.float64)
+    cdf = 0.5 * np.fromiter(map(math.erfc, (wide.ravel() * -math.sqrt(0.5)).tolist()), dtype=np.float64,
+                            count=x.size).reshape(x.shape)
+    density = np.exp(-0.5 * wide * wide) * _INV_SQRT_2PI
+    return (wide * cdf).astype(x.dtype), (cdf.astype(x.dtype) + wide * density).astype(x.dtype)
+
+
+def gelu_forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    """x·Φ(x); saves the local slope Φ(x) + x·φ(x), so backward is one product."""
+    if x.dtype != np.float32:
+        out, slope = _gelu_float64(x)
+        ctx.save(slope=slope)
+        return out
+    shape, dtype = x.shape, x.dtype
+    t = np.abs(x, out=pool.empty(shape, dtype))
+    t *= 0.5 * math.sqrt(0.5)
+    t += 1
+    np.reciprocal(t, out=t)  # t = 1/(1 + a/2)
+    t -= np.float32(_T_MID)
+    t *= np.float32(1 / _T_HALF)  # s in [-1, 1]
+    first, *rest = _R_COEFFICIENTS
+    r = np.multiply(t, first, out=pool.empty(shape, dtype))
+    for coefficient in rest[:-1]:
+        r += coefficient
+        r *= t
+    r += rest[-1]  # R(t) by Horner
+    with np.errstate(over="ignore"):  # x² = inf for |x| > 1.8e19: exp(-inf) = 0, the limit
+        gauss = np.multiply(x, x, out=t)  # t is free again
+    gauss *= -0.5
+    np.exp(gauss, out=gauss)  # exp(-x²/2) = exp(-a²)
+    r *= gauss  # ½erfc(a)
+    cdf = np.subtract(1, r, out=pool.empty(shape, dtype))
+    np.copyto(cdf, r, where=x < 0)  # Φ(x)
+    slope = np.multiply(gauss, x, out=gauss)
+    slope *= _INV_SQRT_2PI  # x·φ(x)
+    slope += cdf
+    ctx.save(slope=slope)
+    return np.multiply(x, cdf, out=r)
+
+
+def gelu_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
+    """upstream · (Φ(x) + x·φ(x)), the slope saved by the forward."""
+    slope = ctx.saved.slope
+    return (np.multiply(upstream_grad, slope, out=pool.empty(slope.shape, slope.dtype)),)
 
 
 def gelu_tanh_forward(ctx: Any, x: np.ndarray) -> np.ndarray:

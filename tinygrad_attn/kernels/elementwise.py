@@ -21,3 +21,26 @@ def pooled(ufunc: Callable[..., np.ndarray]) -> Callable[[Any, np.ndarray, np.nd
 
     forward.__name__ = f"pooled_{ufunc.__name__}"
     return forward
+
+
+def rows_summed(rule: Callable[[Any, np.ndarray], tuple]) -> Callable[[Any, np.ndarray], tuple]:
+    """backward(ctx, g) = rule(ctx, g), with the gradient of an operand broadcast along leading
+    axes only (a bias (n,) added to (B, T, n) activations) summed over those rows as one
+    product with a ones-vector (BLAS) rather than NumPy's reduction; the registry's
+    un-broadcasting then finds the shape already right and leaves it alone."""
+
+    def backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
+        grads = rule(ctx, upstream_grad)
+        return tuple(_leading_rows_summed(grad, x) for grad, x in zip(grads, ctx.inputs))
+
+    backward.__name__ = f"rows_summed_{rule.__name__}"
+    return backward
+
+
+def _leading_rows_summed(grad: Any, x: Any) -> Any:
+    data = x.data
+    if (grad is None or not x.requires_grad or grad.ndim <= data.ndim or grad.dtype != data.dtype
+            or grad.dtype.kind != "f" or grad.shape[grad.ndim - data.ndim:] != data.shape or data.size == 0):
+        return grad  # the registry's sum_to_shape handles every other case
+    rows = grad.size // data.size
+    return np.matmul(pool.ones(rows, grad.dtype), grad.reshape(rows, data.size)).reshape(data.shape)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.elementwise import pooled
+from ..kernels.elementwise import pooled, rows_summed
 from .registry import define
 from .samples import S, constant_like
 
@@ -26,7 +26,7 @@ def add_backward(ctx, upstream_grad):
 
 ADD = define("add", methods=("__add__", "__radd__", "add"),
              forward=add_forward, backward=add_backward, unbroadcast=True,
-             formulas=("d(a+b)/da = 1", "d(a+b)/db = 1"), kernel=(pooled(np.add), add_backward))
+             formulas=("d(a+b)/da = 1", "d(a+b)/db = 1"), kernel=(pooled(np.add), rows_summed(add_backward)))
 ADD.usage("__add__", lambda a, b: a + b, lambda torch, a, b: a + b,
           S((2, 3), (2, 3)), S((2, 3), (3,)), S((4, 1), (1, 5)), S((2, 1, 3), (4, 1)), S((), (2,)),
           S((0, 3), (3,)))

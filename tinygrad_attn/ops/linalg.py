@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.matmul import pooled_matmul
 from .registry import define
 from .samples import S, constant_like
 from .shapes import sum_to_shape
 
 _LEFT_MATRIX = np.array([[0.5, -1.0, 2.0], [1.25, 0.0, -0.75]])  # (2, 3) @ (3, k), exact in float32
+
+
+def _matmul(a, b):
+    """a @ b; a stack of matrices times one matrix is one GEMM over all their rows (NumPy would
+    run one small product per matrix: same numbers, more calls)."""
+    if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:
+        return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
+    return np.matmul(a, b)
 
 
 def matmul_forward(ctx, a, b):
@@ -17,7 +26,7 @@ def matmul_forward(ctx, a, b):
     if inner_a != inner_b:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({inner_a} != {inner_b})")
     try:
-        return np.matmul(a, b)
+        return _matmul(a, b)
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be "
                          "broadcast together") from None
@@ -33,9 +42,12 @@ def matmul_backward(ctx, upstream_grad):
         a_data, grad = a_data[None, :], grad[..., None, :]
     grad_a = grad_b = None
     if a.requires_grad:
-        grad_a = grad @ np.swapaxes(b_data, -1, -2)  # G @ Bᵀ
+        grad_a = _matmul(grad, np.swapaxes(b_data, -1, -2))  # G @ Bᵀ
         grad_a = sum_to_shape(grad_a[..., 0, :] if a.data.ndim == 1 else grad_a, a.data)
-    if b.requires_grad:
+    if b.requires_grad and b_data.ndim == 2 and a_data.ndim > 2:  # b shared by every batch: one GEMM
+        grad_b = a_data.reshape(-1, a_data.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])  # Aᵀ @ G, rows stacked
+        grad_b = sum_to_shape(grad_b[:, 0] if b.data.ndim == 1 else grad_b, b.data)
+    elif b.requires_grad:
         grad_b = np.swapaxes(a_data, -1, -2) @ grad  # Aᵀ @ G
         grad_b = sum_to_shape(grad_b[..., 0] if b.data.ndim == 1 else grad_b, b.data)
     return grad_a, grad_b
@@ -43,6 +55,7 @@ def matmul_backward(ctx, upstream_grad):
 
 MATMUL = define("matmul", methods=("__matmul__", "__rmatmul__", "matmul"),
                 forward=matmul_forward, backward=matmul_backward,
+                kernel=pooled_matmul(matmul_forward, matmul_backward),
                 formulas=("d(A@B)/dA = G @ Bᵀ", "d(A@B)/dB = Aᵀ @ G"),
                 note="1-D operands act as a row (left) or a column (right), as in NumPy; batch dims broadcast")
 MATMUL.usage("__matmul__", lambda a, b: a @ b, lambda torch, a, b: a @ b,

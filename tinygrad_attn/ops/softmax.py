@@ -34,7 +34,7 @@ def softmax_backward(ctx, upstream_grad):
 
 
 SOFTMAX = define("softmax", forward=softmax_forward, backward=softmax_backward,
-                 formulas=("d(softmax)/dx: y ⊙ (g - Σⱼ gⱼ·yⱼ)",),
+                 formulas=("d(softmax)/dx: y ◦ (g - Σⱼ gⱼ·yⱼ)",),
                  note="stable for logits of any size; a row that is all -inf gives zeros, not NaN")
 SOFTMAX.usage("softmax", lambda x, **kw: x.softmax(**kw), lambda torch, x, axis=-1: torch.softmax(x, dim=axis),
               S((2, 3)), S((2, 3), axis=0), S((4,)), S((2, 3, 4), axis=1), S((3, 1)),

@@ -5,7 +5,7 @@
         loss.backward()
     rec[0].weights        # (B, H, T, T): where each query looks, per head
     rec[0].weights_grad   # dL/dweights = G·Vᵀ, after backward
-    rec[0].scores_grad    # dL/dscores = W ⊙ (dW − rowsum(dW ⊙ W))
+    rec[0].scores_grad    # dL/dscores = W ◦ (dW − rowsum(dW ◦ W))
 
 Every node made inside the block by `scaled_dot_product_attention`, `attention_weights` or
 `packed_attention` (so `nn.MultiHeadAttention` and `nn.GPT` too) gets an `AttentionRecord`,
@@ -48,7 +48,7 @@ class AttentionRecord:
     output        (..., Tq, dv) per head: weights @ v (None for attention_weights)
     weights_grad  dL/dweights = G·Vᵀ, with G the gradient that reached the output; None until
                   backward has passed this node
-    scores_grad   dL/dscores = W ⊙ (dW − rowsum(dW ⊙ W)); None until backward
+    scores_grad   dL/dscores = W ◦ (dW − rowsum(dW ◦ W)); None until backward
     """
 
     node: Any

@@ -62,7 +62,7 @@ class Heatmap:
 
     def __init__(self, matrix: Any, row_labels: Sequence[str], col_labels: Sequence[str], title: str,
                  diverging: bool = False, allowed: Any = None, legend: str = "", numbers: bool | None = None,
-                 axes: str = "rows: queries · columns: keys"):
+                 axes: str = "rows: queries · columns: keys", top: float | None = None):
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
             raise ValueError(f"heatmap: matrix of shape {matrix.shape} needs {len(row_labels)} row labels and "
@@ -74,9 +74,10 @@ class Heatmap:
         self.numbers = max(matrix.shape) <= 12 if numbers is None else numbers
         shown = np.abs(matrix[self.allowed & np.isfinite(matrix)])
         self.largest = float(np.max(shown)) if shown.size else 0.0
-        top = self.largest
-        if shown.size > ROBUST_CELLS:  # one outlier (e.g. the first query's weight 1) would wash out the rest
-            top = float(np.percentile(shown, 99)) or self.largest
+        if top is None:  # `top`: a fixed end of the colour scale, so two maps (before, after) compare
+            top = self.largest
+            if shown.size > ROBUST_CELLS:  # one outlier (e.g. the first query's weight 1) would wash out the rest
+                top = float(np.percentile(shown, 99)) or self.largest
         self.clipped = top < self.largest
         self.vmin, self.vmax = (-top, top) if diverging else (0.0, top)
 
