@@ -181,3 +181,13 @@ def _leaves(root):
                 seen[id(inp)] = inp
                 stack.append(inp)
     return [n for n in seen.values() if n.is_leaf]
+
+
+def test_an_embedding_of_positions_in_a_users_own_model_reads_positions():
+    wte = ta.tensor(np.ones((5, 2)), requires_grad=True)
+    wte.name = "wte.weight"
+    wpe = ta.tensor(np.ones((4, 2)), requires_grad=True)
+    wpe.name = "wpe.weight"
+    x = F.embedding(ta.tensor([[1, 2, 3]]), wte) + F.embedding(ta.tensor([0, 1, 2]), wpe)
+    source = draw_graph(x.sum()).source
+    assert ">token ids</FONT>" in source and ">positions</FONT>" in source

@@ -572,8 +572,15 @@ def _constant_role(node: Node, users: list[Node]) -> str | None:
     for user in users:
         for slot, inp in enumerate(user.inputs):
             if inp is node and (user.op.name, slot) in CONSTANT_ROLES:
+                if user.op.name == "embedding" and _looks_positional(user.inputs[1]):
+                    return "positions"  # the ids into a position table (nanoGPT's wpe, our pos_emb)
                 return CONSTANT_ROLES[(user.op.name, slot)]
     return None
+
+
+def _looks_positional(table: Node) -> bool:
+    name = (table.name or "").lower()
+    return "pos" in name or "wpe" in name
 
 
 def _value_box(
