@@ -1,95 +1,105 @@
-"""Random expression graphs, built the same way in the engine and in PyTorch (float64), must give
-the same value and the same gradient for every input: broadcasting shapes, several consumers of
-one node, reductions over random dims, softmax and matmul, with kernels on and off.
+"""Random expression graphs over the op registry, built the same way in the engine and in
+PyTorch: every node's value and every input's gradient must agree with PyTorch float64, the
+kernel path with the reference path, smooth graphs with finite differences, and float32 graphs
+with large inputs with float64 within float32's rounding.
 
-Hypothesis draws the programs and shrinks a failure to a small one; CI runs a bounded number.
+The programs are plain data (`fuzz_programs.py`): random shapes with broadcasting, op sequences
+that reuse nodes and give them several consumers, masks, `is_causal`, `return_weights`, every
+registry usage. Hypothesis draws them and shrinks a failure; CI runs a bounded number with
+`derandomize=True`; `scripts/fuzz_graphs.py` runs the same programs for as long as asked.
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
+import fuzz_programs as fp
 import tinygrad_attn as ta
 
 hypothesis = pytest.importorskip("hypothesis")
-torch = pytest.importorskip("torch")
 st = hypothesis.strategies
 
-SHAPES = [(), (3,), (1, 3), (2, 1), (2, 3), (4, 2, 3), (4, 1, 1)]
-BINARY = ["add", "sub", "mul", "div"]
-UNARY = ["tanh", "sigmoid", "exp_of_tanh", "square", "softmax", "log_softmax", "neg"]
-REDUCE = ["sum", "mean", "amax"]
+_settings = hypothesis.settings(deadline=None, derandomize=True, database=None)
+_weights = [3 if name in ("attention", "usage") else 1 for name in fp.STEP_NAMES]  # the script's mix
+_names = [name for name, weight in zip(fp.STEP_NAMES, _weights) for _ in range(weight)]
+_step = st.tuples(st.sampled_from(_names), st.integers(0, 999), st.integers(0, 999), st.integers(0, 999),
+                  st.integers(0, 999))
 
 
-def _apply(step, values):
-    """One program step on either engine's tensors (the same code drives both)."""
-    kind, op, i, j, dim = step
-    a = values[i % len(values)]
-    if kind == "binary":
-        b = values[j % len(values)]
-        try:
-            np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-        except ValueError:
-            return None  # these two cannot meet: skip the step in both engines
-        if op == "div":
-            return a / (b * b + 1.0)  # a denominator that is never near 0
-        return {"add": a + b, "sub": a - b, "mul": a * b}[op]
-    if kind == "unary":
-        if op in ("softmax", "log_softmax"):
-            if a.ndim == 0:
-                return None
-            return getattr(a, op)(dim % a.ndim)
-        return {"tanh": lambda: a.tanh(), "sigmoid": lambda: a.sigmoid(), "exp_of_tanh": lambda: a.tanh().exp(),
-                "square": lambda: a * a, "neg": lambda: -a}[op]()
-    if a.ndim == 0:
-        return None
-    d = dim % a.ndim
-    return getattr(a, op)(dim=d, keepdim=bool(j % 2))
+def _programs(family: str, max_steps: int, scales=(1.0,)):
+    return st.builds(
+        lambda shapes, steps, seed, scale, retain: fp.make_program(family, shapes, steps, seed, scale, retain),
+        st.lists(st.sampled_from(fp.SHAPES), min_size=1, max_size=3),
+        st.lists(_step, min_size=1, max_size=max_steps),
+        st.integers(0, 2**31 - 1),
+        st.sampled_from(scales),
+        st.one_of(st.just(0), st.integers(1, 999)),
+    )
 
 
-programs = st.tuples(
-    st.lists(st.sampled_from(SHAPES), min_size=1, max_size=3),
-    st.lists(st.tuples(st.sampled_from(["binary", "unary", "reduce"]),
-                       st.integers(0, 6), st.integers(0, 9), st.integers(0, 9),
-                       st.integers(0, 3)), min_size=1, max_size=8),
-    st.integers(0, 2**31 - 1),
-)
+def _assert_agrees(program: dict) -> None:
+    found = fp.check(program)
+    assert not found, "\n".join(str(m) for m in found) + f"\nreplay: {fp.replay_command(program)}"
 
 
-def _normalise(step):
-    """(kind, op number, ...) -> (kind, op name, ...): the op number picks from the kind's ops."""
-    kind, op, i, j, dim = step
-    pool = {"binary": BINARY, "unary": UNARY, "reduce": REDUCE}[kind]
-    return kind, pool[op % len(pool)], i, j, dim
+@hypothesis.settings(_settings, max_examples=250)
+@hypothesis.given(program=_programs("graph", 8))
+def test_random_graphs_match_torch_and_the_reference_ops(program):
+    _assert_agrees(program)
 
 
-def _run(shapes, steps, seed, kernels):
-    rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal(shape) for shape in shapes]
-    ours = [ta.tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
-    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    pool_ours, pool_theirs = list(ours), list(theirs)
-    with ta.use_kernels(kernels):
-        for step in map(_normalise, steps):
-            got, want = _apply(step, pool_ours), _apply(step, pool_theirs)
-            assert (got is None) == (want is None)
-            if got is not None:
-                np.testing.assert_allclose(got.data, want.detach().numpy(), rtol=1e-10, atol=1e-12,
-                                           err_msg=f"value after {step}")
-                pool_ours.append(got)
-                pool_theirs.append(want)
-        weights = rng.standard_normal(tuple(pool_theirs[-1].shape))
-        (pool_ours[-1] * ta.tensor(weights, dtype=np.float64)).sum().backward()
-    (pool_theirs[-1] * torch.tensor(weights)).sum().backward()
-    for position, (x, tx) in enumerate(zip(ours, theirs)):
-        want = np.zeros(x.shape) if tx.grad is None else tx.grad.numpy()
-        got = np.zeros(x.shape) if x.grad is None else x.grad
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=f"gradient of input {position}")
+@hypothesis.settings(_settings, max_examples=120)
+@hypothesis.given(program=_programs("fd", 4))
+def test_random_smooth_graphs_match_finite_differences(program):
+    _assert_agrees(program)
 
 
-@pytest.mark.parametrize("kernels", [True, False])
-@hypothesis.settings(max_examples=150, deadline=None, derandomize=True)
-@hypothesis.given(program=programs)
-def test_random_graphs_match_torch_values_and_gradients(program, kernels):
-    shapes, steps, seed = program
-    _run(shapes, steps, seed, kernels)
+@hypothesis.settings(_settings, max_examples=150)
+@hypothesis.given(program=_programs("large32", 8, scales=(30.0, 300.0, 1e4)))
+def test_random_float32_graphs_with_large_inputs_stay_close_to_float64(program):
+    _assert_agrees(program)
+
+
+def test_the_graph_check_catches_a_wrong_backward():
+    # A check that cannot fail proves nothing: a softmax backward without the row sum must be caught.
+    program = fp.make_program("graph", [(2, 3)], [("softmax", 0, 1, 0, 0)], seed=3)
+    assert fp.check(program) == []
+
+    def forgets_the_row_sum(ctx, upstream_grad):
+        return (ctx.data * upstream_grad,)
+
+    with ta.ops.patched("softmax", backward=forgets_the_row_sum):
+        found = fp.check(program)
+    assert found, "the fuzz check missed a planted softmax bug"
+
+
+def test_the_script_shrinks_a_failure_to_a_replayable_program():
+    program = fp.make_program("graph", [(2, 3), (3,)], [("softmax", 0, 1, 0, 0), ("binary", 0, 1, 2, 5),
+                                                       ("unary", 1, 0, 0, 7)], seed=3)
+
+    def forgets_the_row_sum(ctx, upstream_grad):
+        return (ctx.data * upstream_grad,)
+
+    with ta.ops.patched("softmax", backward=forgets_the_row_sum):
+        small = fp.shrink(program, lambda p: bool(fp.check(p)))
+        assert fp.check(small)
+    assert len(small["steps"]) <= len(program["steps"]) and any(s[0] == "softmax" for s in small["steps"])
+    assert "--replay" in fp.replay_command(small)
+
+
+def test_every_tensor_op_of_the_registry_can_be_drawn():
+    drawn = {entry.name for entry in fp.USAGES}
+    every = {op.name for op in ta.ops.all_ops("tensor")}
+    assert every - drawn == set(), f"ops the fuzzer never draws: {sorted(every - drawn)}"
+
+
+def test_a_program_round_trips_through_json_and_replays_the_same():
+    program = fp.draw(np.random.default_rng(5), "graph")
+    again = json.loads(json.dumps(program))
+    assert again == program
+    first, second = fp.run(program, fp.Ours()), fp.run(again, fp.Ours())
+    assert [label for label, _ in first.nodes] == [label for label, _ in second.nodes]
+    for (_, a), (_, b) in zip(first.nodes, second.nodes):
+        np.testing.assert_array_equal(a.data, b.data)

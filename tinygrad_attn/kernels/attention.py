@@ -170,7 +170,7 @@ def _attention_probs(q_scaled: np.ndarray, k: np.ndarray, bias: np.ndarray | Non
     total = np.matmul(ones, probs)[..., None, :] if keys_first else np.matmul(probs, ones)[..., None]
     if guard_empty_rows:
         total[total == 0] = 1  # the same empty rows: 0 / 1 = 0
-    probs *= np.reciprocal(total, out=total)
+    np.divide(probs, total, out=probs)  # not × 1/total: that leaves a lone key at 1 ± 1 ulp, not exactly 1
     return probs
 
 
