@@ -103,7 +103,7 @@ def gelu_tanh_forward(ctx, x):
     # the gate ½(1 + tanh u) is σ(2u) = 1/(1 + e^(-2u)): the same number, but 1 + tanh u cancels
     # to 0 for u ≪ 0 (x < -5 in float32) where σ(2u) keeps the tail's relative precision
     with np.errstate(over="ignore"):  # e^(-2u) = inf for u ≪ 0: the gate's limit, 0
-        u = GELU_C * (x + GELU_K * x ** 3)
+        u = GELU_C * (x + GELU_K * x * x * x)  # x·x·x: NumPy's x ** 3 calls pow per element, 100× slower
         gate = 1 / (1 + np.exp(-2 * u))
     ctx.save(gate=gate)
     return x * gate

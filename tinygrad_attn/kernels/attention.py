@@ -200,9 +200,9 @@ def _attention_grads(grad: np.ndarray, output: np.ndarray, probs_t: np.ndarray, 
         # the softmax saturates (W one-hot) the two then cancel exactly. (The shortcut Σₖ dWₖ·Wₖ =
         # g·out rounds differently from dW and leaves errors far larger than the true gradient.)
         grad_scores_t = np.matmul(v, np.swapaxes(grad, -1, -2), out=pool.empty(batch + (keys, queries), grad.dtype))
-        weighted = np.multiply(grad_scores_t, probs_t, out=pool.empty(grad_scores_t.shape, grad.dtype))
-        row_sum = np.matmul(pool.ones(keys, grad.dtype), weighted)[..., None, :]  # Σ over keys, in BLAS
-        del weighted
+        # Σ over keys of dW·W in one einsum: it reads both arrays once and stores no product (twice as
+        # fast as the product then a BLAS sum with a ones-vector)
+        row_sum = np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
         grad_scores_t -= row_sum
         grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
         if needed[0]:
@@ -223,7 +223,8 @@ def sdpa_forward(ctx: Any, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np
     batch = probs_t.shape[:-2]
     if batch != v.shape[:-2]:
         batch = np.broadcast_shapes(batch, v.shape[:-2])
-    output = np.matmul(np.swapaxes(probs_t, -1, -2), v, out=pool.empty(batch + (queries, v.shape[-1]), q.dtype))
+    output = np.matmul(np.swapaxes(probs_t, -1, -2), v,
+                       out=_empty_like_layout(batch + (queries, v.shape[-1]), q))
     ctx.save(attn_weights=np.swapaxes(probs_t, -1, -2), scale=scale, mask=mask, is_causal=is_causal,
              q_scaled=q_scaled)
     return output
@@ -233,8 +234,25 @@ def sdpa_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
     q, k, v = ctx.inputs
     saved = ctx.saved
     probs_t = np.swapaxes(saved.attn_weights, -1, -2)  # the keys-first array itself
+    shape = upstream_grad.shape[:-2]
+    outs = tuple(_empty_like_layout(x.data.shape, x.data) if x.requires_grad and x.data.shape[:-2] == shape
+                 else None for x in (q, k, v))
     return _attention_grads(upstream_grad, ctx.data, probs_t, saved.q_scaled, k.data, v.data, saved.scale,
-                            (q.requires_grad, k.requires_grad, v.requires_grad))
+                            (q.requires_grad, k.requires_grad, v.requires_grad), outs)
+
+
+def _empty_like_layout(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """A pooled array of `shape` laid out in memory as `like` is, when `like` is a permuted view of
+    a C-contiguous array keeping its last axis last (q, k, v split from one (B, T, 3C) projection
+    and transposed to (B, H, T, d)): the output and dq, dk, dv then transpose back to (B, T, H, d)
+    contiguous, so the `view(B, T, C)` after attention and the reshape before the split's gradient
+    copy nothing. Otherwise C-contiguous."""
+    if like.shape[:-2] == shape[:-2] and like.ndim > 2 and not like.flags.c_contiguous:
+        order = sorted(range(like.ndim), key=lambda axis: -like.strides[axis])  # outermost in memory first
+        if order[-1] == like.ndim - 1 and np.transpose(like, order).flags.c_contiguous:
+            buffer = pool.empty(tuple(shape[axis] for axis in order), like.dtype)
+            return np.transpose(buffer, np.argsort(order))
+    return pool.empty(shape, like.dtype)
 
 
 # ---- attention_weights: softmax(q kᵀ·scale) alone, queries-first (it is the node's result) ----

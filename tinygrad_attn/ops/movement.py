@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.movement import pooled_getitem
 from .registry import define
 from .samples import S, constant_like, public, reversed_axes, torch_index
 from .shapes import sum_to_shape
@@ -121,6 +122,7 @@ def _describe(index):
 
 GETITEM = define("getitem", forward=getitem_forward, backward=getitem_backward,
                  formulas=("d(a[i])/da: the gradient scattered back into zeros at i (repeats add up)",),
+                 kernel=pooled_getitem(getitem_forward, getitem_backward),
                  note="basic and integer-array indexing as in NumPy; the gradient of repeated indices adds up")
 GETITEM.usage("__getitem__", lambda x, index: x[index], lambda torch, x, index: x[torch_index(torch, index)],
               S((4, 3), index=1), S((4, 3), index=-1), S((4, 3), index=(1, 2)),
