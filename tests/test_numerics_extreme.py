@@ -526,3 +526,24 @@ def test_attention_with_scores_up_to_1e4_is_accurate(dtype, kernels):
     _assert_within(out.data, expected["out"], expected["out_scale"], dtype, "attention output")
     for name, leaf in zip(("dq", "dk", "dv"), leaves):
         _assert_within(leaf.grad, expected[name], expected[f"{name}_scale"], dtype, f"attention {name}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernels", [True, False])
+def test_gelu_tanh_slope_stays_finite_where_x_cubed_overflows(dtype, kernels):
+    # x³ overflows float32 past about 7e12 and float64 past 5e102; the gate is exactly 0 or 1
+    # there, so the slope is exactly 0 (x ≪ 0) or 1 (x ≫ 0): found by the fuzzer at x ≈ 6e16.
+    big = 6e16 if dtype == np.float32 else 1e110
+    values = np.array([big, -big, 1e4, -1e4, 3.0, -3.0], dtype=dtype)
+    x = ta.tensor(values, requires_grad=True, dtype=dtype)
+    with ta.use_kernels(kernels):
+        F.gelu(x, approximate="tanh").sum().backward()
+    grad = np.asarray(x.grad, dtype=np.float64)
+    assert np.all(np.isfinite(grad)), grad
+    assert grad[0] == 1.0 and grad[1] == 0.0 and grad[2] == 1.0 and grad[3] == 0.0
+    # the ordinary points, against the formula written out in float64
+    c, k = np.sqrt(2 / np.pi), 0.044715
+    s = values[4:].astype(np.float64)
+    t = np.tanh(c * (s + k * s ** 3))
+    want = 0.5 * (1 + t) + 0.5 * s * (1 - t * t) * c * (1 + 3 * k * s * s)
+    np.testing.assert_allclose(grad[4:], want, rtol=1e-5 if dtype == np.float32 else 1e-12)

@@ -18,6 +18,7 @@ from . import pool
 
 GELU_C = math.sqrt(2 / math.pi)  # the tanh form's constants, as in PyTorch and GPT-2
 GELU_K = 0.044715
+GELU_SLOPE_LIMIT = 1e4  # past this |x| the tanh gate is exactly 0 or 1 in float32 and float64
 
 
 # ---- exact GELU, x·Φ(x) ----
@@ -101,7 +102,7 @@ def gelu_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
 def gelu_tanh_forward(ctx: Any, x: np.ndarray) -> np.ndarray:
     """x·s with the gate s = σ(2u) = 1/(1 + e^(-2u)), u = c·(x + κx³), built in place in one buffer
     (σ(2u) rather than ½(1 + tanh u): the same number, without the cancellation for u ≪ 0)."""
-    x_squared = np.multiply(x, x, out=pool.empty(x.shape, x.dtype))  # kept: backward needs it too
+    x_squared = np.multiply(x, x, out=pool.empty(x.shape, x.dtype))
     gate = np.multiply(x_squared, -2 * GELU_C * GELU_K, out=pool.empty(x.shape, x.dtype))
     gate -= 2 * GELU_C
     gate *= x  # -2u
@@ -109,7 +110,7 @@ def gelu_tanh_forward(ctx: Any, x: np.ndarray) -> np.ndarray:
         np.exp(gate, out=gate)
     gate += 1
     np.reciprocal(gate, out=gate)
-    ctx.save(gate=gate, x_squared=x_squared)
+    ctx.save(gate=gate)
     return np.multiply(x, gate, out=pool.empty(x.shape, x.dtype))
 
 
@@ -117,10 +118,14 @@ def gelu_tanh_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
     """With s = ½(1 + t) the formula's ½(1+t) is s and ½(1-t²) is 2s(1-s), so the local slope
     is s · (1 + 2c·x·(1-s)·(1+3κx²)): written in place into one buffer."""
     x = ctx.inputs[0].data
-    gate, x_squared = ctx.saved.gate, ctx.saved.x_squared
-    local = np.multiply(x_squared, 6 * GELU_C * GELU_K, out=pool.empty(x.shape, x.dtype))
+    gate = ctx.saved.gate
+    # Beyond |x| = GELU_SLOPE_LIMIT the gate is exactly 0 or 1, so (1 - s)·s is exactly 0 and x
+    # may be clipped there: x³ would overflow to inf, and inf · 0 is NaN.
+    x_small = np.clip(x, -GELU_SLOPE_LIMIT, GELU_SLOPE_LIMIT, out=pool.empty(x.shape, x.dtype))
+    local = np.multiply(x_small, x_small, out=pool.empty(x.shape, x.dtype))
+    local *= 6 * GELU_C * GELU_K
     local += 2 * GELU_C
-    local *= x
+    local *= x_small
     local *= np.subtract(1, gate, out=pool.empty(x.shape, x.dtype))
     local += 1
     local *= gate
