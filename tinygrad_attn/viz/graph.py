@@ -151,14 +151,7 @@ def draw_graph(
 def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, show_values: bool,
           highlight: Highlight, color_by: str | None, formulas: bool, max_nodes: int | None, title: str | None,
           pending_grads: bool, compact: bool) -> Graph:
-    nodes = _collect(roots)
-    position = {id(n): i for i, n in enumerate(nodes)}
-    inputs_of = [[position[id(inp)] for inp in n.inputs] for n in nodes]
-    users: list[list[int]] = [[] for _ in nodes]
-    for i, inputs in enumerate(inputs_of):
-        for j in inputs:
-            users[j].append(i)
-    scopes = _placed_scopes(nodes, users)
+    nodes, position, inputs_of, users, scopes = _walk(roots)
     groups = _collapse_groups(scopes, collapse)
     targets = _highlight_targets(highlight, nodes, position, scopes)
     reaches = _reaches_target(inputs_of, targets)
@@ -172,16 +165,17 @@ def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, s
 
     backward_ran = not pending_grads and _backward_ran(nodes)
     grads = [_shown_grad(n, i in root_ids, backward_ran) for i, n in enumerate(nodes)]
-    groups_grad = {name: _norm_of([grads[i] for i in range(len(nodes)) if groups[i] == name]) for name in group_names}
+    group_contents: dict[str, list[int]] = {name: [] for name in group_names}
+    for i, group in enumerate(groups):
+        if group is not None:
+            group_contents[group].append(i)
+    groups_grad = {name: _norm_of([grads[i] for i in contained]) for name, contained in group_contents.items()}
     shades = _GradShades([_grad_size(g) for g in grads] + list(groups_grad.values())) if color_by == "grad" else None
 
     graph = Graph("compute_graph")
     graph.attr(rankdir=rankdir, fontname=DEFAULT_FONT, fontsize="12", nodesep="0.12" if compact else "0.25",
                ranksep="0.35")
-    if title or note:
-        caption = [f'<FONT POINT-SIZE="16">{_escape(title)}</FONT>'] if title else []
-        caption += [_small(line, "#3d4852") for line in note.splitlines()] if note else []
-        graph.attr(label="<" + "<BR/>".join(caption) + ">", labelloc="t")
+    _caption(graph, title, note)
     graph.attr("node", fontname=DEFAULT_FONT, fontsize="11")
     graph.attr("edge", fontname=DEFAULT_FONT, fontsize="9", color="#555555", arrowsize="0.7")
 
@@ -193,10 +187,8 @@ def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, s
 
     pending = PENDING_GRAD_SHORT if compact else PENDING_GRAD
     boxes = BoxIds(group=dict(group_id), pending_text=pending)
-    group_contents: dict[str, list[int]] = {name: [] for name in group_names}
     for i, node in enumerate(nodes):
         if groups[i] is not None:
-            group_contents[groups[i]].append(i)
             boxes.value[node.id] = group_id[groups[i]]
             continue
         marked = targets.get(i, False) or reaches[i]
@@ -224,8 +216,29 @@ def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, s
     if shades is not None:
         graph.node("legend", **shades.legend_box())
     graph.boxes = boxes
-    graph.note = note
     return graph
+
+
+def _walk(roots: list[Node]) -> tuple[list[Node], dict[int, int], list[list[int]], list[list[int]], list[str]]:
+    """The graph as lists: nodes in creation order, each node's position, its inputs' and its
+    users' positions, and the scope each is drawn in."""
+    nodes = _collect(roots)
+    position = {id(n): i for i, n in enumerate(nodes)}
+    inputs_of = [[position[id(inp)] for inp in n.inputs] for n in nodes]
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, inputs in enumerate(inputs_of):
+        for j in inputs:
+            users[j].append(i)
+    return nodes, position, inputs_of, users, _placed_scopes(nodes, users)
+
+
+def _caption(graph: Graph, title: str | None, note: str | None) -> None:
+    """The title (and the fold's note, a smaller line each) above the drawing; `graph.note` keeps the note."""
+    graph.note = note
+    if title or note:
+        caption = [f'<FONT POINT-SIZE="16">{_escape(title)}</FONT>'] if title else []
+        caption += [_small(line, "#3d4852") for line in note.splitlines()] if note else []
+        graph.graph_attr.update(label="<" + "<BR/>".join(caption) + ">", labelloc="t")
 
 
 def _box_count(nodes: list[Node], groups: list[str | None]) -> int:
@@ -239,13 +252,7 @@ def _draw_fitting(roots: list[Node], options: dict[str, Any]) -> Graph:
     modules) that is wider than a screen, or bigger than max_nodes, is drawn with its modules
     folded, as deep as still fits; the caption says so and how to open more. Other graphs are
     drawn whole."""
-    nodes = _collect(roots)
-    users: list[list[int]] = [[] for _ in nodes]
-    position = {id(n): i for i, n in enumerate(nodes)}
-    for i, node in enumerate(nodes):
-        for inp in node.inputs:
-            users[position[id(inp)]].append(i)
-    scopes = _placed_scopes(nodes, users)
+    nodes, _, _, _, scopes = _walk(roots)
     deepest = max((path.count("/") + 1 for path in scopes if path), default=0)
     everything = _box_count(nodes, [None] * len(nodes))
     limit = options["max_nodes"]
@@ -255,16 +262,18 @@ def _draw_fitting(roots: list[Node], options: dict[str, Any]) -> Graph:
         whole = _draw(roots, collapse=None, note=None, **options)
         if _fits_a_screen(whole, everything):
             return whole
-    depth = 2
-    for candidate in range(deepest - 1, 1, -1):
+    depth, folded = 2, None
+    for candidate in range(deepest - 1, 1, -1):  # the deepest fold that fits, else depth 2
         folded = _draw(roots, collapse=candidate, note=None, **options)
+        depth = candidate
         if _fits_a_screen(folded, _box_count(nodes, _collapse_groups(scopes, candidate))):
-            depth = candidate
             break
+    if folded is None:
+        folded = _draw(roots, collapse=depth, note=None, **options)
     opens = f"collapse={depth + 1} opens one level more, " if depth < deepest else ""
-    note = (f"Folded at depth {depth} to fit a screen ({everything} boxes in full).\n"
-            f"{opens}collapse=None draws everything.")
-    return _draw(roots, collapse=depth, note=note, **options)
+    _caption(folded, options["title"], f"Folded at depth {depth} to fit a screen ({everything} boxes in full).\n"
+                                       f"{opens}collapse=None draws everything.")
+    return folded
 
 
 def _fits_a_screen(graph: Graph, boxes: int) -> bool:
