@@ -140,8 +140,8 @@ def _compare(fn: Callable[..., Any], inputs: list, position: int, x: Value | Ten
 
 
 def _assert_close(name: str, index: tuple | None, engine: float, numeric: float, atol: float, rtol: float) -> None:
-    tolerance = atol + rtol * abs(numeric)
-    if not abs(engine - numeric) <= tolerance:  # also catches NaN
+    if not _close(engine, numeric, atol, rtol):
+        tolerance = atol + rtol * abs(numeric)
         where = f"{name}" + (f" at index {index}" if index is not None else "")
         raise AssertionError(
             f"gradcheck: gradient of {where} differs: engine {engine:.10g}, finite difference "
@@ -283,7 +283,7 @@ def _replay(node: Any, call: tuple, arrays: list) -> Any:
 def _check_local_gradient(visit: _Visit, call: tuple, position: int, eps: float, atol: float, rtol: float) -> None:
     """⟨G, df⟩ along a random direction, then element by element if that differs (every
     element if there are at most MAX_ELEMENTS_LOCALISED: all agreeing, the gradient is right)."""
-    node, inp = visit.node, visit.node.inputs[position]
+    inp = visit.node.inputs[position]
     sent = visit.sent[position]
     if sent is None:
         sent = np.zeros(np.shape(inp.data))  # an op that sends nothing says the gradient is zero

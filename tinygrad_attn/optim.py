@@ -210,16 +210,11 @@ class Optimizer:
                                     f"(the parameter is {param.dtype})")
 
     def _step_group(self, index: int, group: dict[str, Any]) -> None:
-        where = type(self).__name__
         for param in group["params"]:
             grad = param.grad
             if grad is None:
                 continue
-            data = param.data
-            if grad.shape != data.shape:
-                raise ValueError(
-                    f"{where}.step: parameter {param.name or ''} has shape {data.shape} but its grad has shape {grad.shape}"
-                )
+            data = param.data  # its grad's shape and dtype were checked by _check_grads, before any step
             state = self.state[param]
             if not _state_fits(state, data):
                 state.clear()  # first step, or the parameter was replaced by one of another dtype/shape

@@ -249,14 +249,14 @@ def sigmoid_forward(ctx, a):
     # no overflow, and the small side keeps its relative precision (σ(-20) ≈ 2e-9, not 0)
     e = _exp_minus_abs(a)
     one_plus = 1 + e
+    ctx.save(e=e)
     return np.where(a >= 0, 1 / one_plus, e / one_plus)
 
 
 def sigmoid_backward(ctx, upstream_grad):
     # σ'(a) = σ(a)·σ(-a) = e/(1 + e)² with e = e^(-|a|): accurate on both sides (σ·(1 - σ)
     # loses the small factor 1 - σ once σ rounds near 1)
-    (a,) = ctx.inputs
-    e = _exp_minus_abs(a.data)
+    e = ctx.saved.e
     one_plus = 1 + e
     return (upstream_grad * (e / (one_plus * one_plus)),)
 
