@@ -145,13 +145,14 @@ def draw_graph(
     roots = _as_roots(root)
     if isinstance(collapse, str) and collapse == "auto":
         return _draw_fitting(roots, options)
-    return _draw(roots, collapse=collapse, note=None, **options)
+    return _draw(roots, collapse=collapse, **options)
 
 
-def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, show_values: bool,
-          highlight: Highlight, color_by: str | None, formulas: bool, max_nodes: int | None, title: str | None,
-          pending_grads: bool, compact: bool) -> Graph:
-    nodes, position, inputs_of, users, scopes = _walk(roots)
+def _draw(roots: list[Node], *, collapse: Any, rankdir: str, show_values: bool, highlight: Highlight,
+          color_by: str | None, formulas: bool, max_nodes: int | None, title: str | None, pending_grads: bool,
+          compact: bool, walk: tuple | None = None) -> Graph:
+    """The drawing itself (`walk`: the graph's `_walk`, when the caller has it already)."""
+    nodes, position, inputs_of, users, scopes = walk or _walk(roots)
     groups = _collapse_groups(scopes, collapse)
     targets = _highlight_targets(highlight, nodes, position, scopes)
     reaches = _reaches_target(inputs_of, targets)
@@ -175,7 +176,7 @@ def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, s
     graph = Graph("compute_graph")
     graph.attr(rankdir=rankdir, fontname=DEFAULT_FONT, fontsize="12", nodesep="0.12" if compact else "0.25",
                ranksep="0.35")
-    _caption(graph, title, note)
+    _caption(graph, title, None)
     graph.attr("node", fontname=DEFAULT_FONT, fontsize="11")
     graph.attr("edge", fontname=DEFAULT_FONT, fontsize="9", color="#555555", arrowsize="0.7")
 
@@ -216,6 +217,7 @@ def _draw(roots: list[Node], *, collapse: Any, note: str | None, rankdir: str, s
     if shades is not None:
         graph.node("legend", **shades.legend_box())
     graph.boxes = boxes
+    graph.box_count = box_count
     return graph
 
 
@@ -252,31 +254,28 @@ def _draw_fitting(roots: list[Node], options: dict[str, Any]) -> Graph:
     modules) that is wider than a screen, or bigger than max_nodes, is drawn with its modules
     folded, as deep as still fits; the caption says so and how to open more. Other graphs are
     drawn whole."""
-    nodes, _, _, _, scopes = _walk(roots)
+    walk = _walk(roots)
+    nodes, scopes = walk[0], walk[4]
     deepest = max((path.count("/") + 1 for path in scopes if path), default=0)
     everything = _box_count(nodes, [None] * len(nodes))
     limit = options["max_nodes"]
     if deepest < 2 or (limit is None or everything <= limit) and everything <= FIT_BOXES // 3:
-        return _draw(roots, collapse=None, note=None, **options)  # one level of scopes, or small
+        return _draw(roots, collapse=None, walk=walk, **options)  # one level of scopes, or small
     if limit is None or everything <= limit:
-        whole = _draw(roots, collapse=None, note=None, **options)
-        if _fits_a_screen(whole, everything):
+        whole = _draw(roots, collapse=None, walk=walk, **options)
+        if _fits_a_screen(whole):
             return whole
-    depth, folded = 2, None
-    for candidate in range(deepest - 1, 1, -1):  # the deepest fold that fits, else depth 2
-        folded = _draw(roots, collapse=candidate, note=None, **options)
-        depth = candidate
-        if _fits_a_screen(folded, _box_count(nodes, _collapse_groups(scopes, candidate))):
+    for depth in range(deepest - 1, 1, -1) or [2]:  # the deepest fold that fits, else depth 2
+        folded = _draw(roots, collapse=depth, walk=walk, **options)
+        if depth == 2 or _fits_a_screen(folded):
             break
-    if folded is None:
-        folded = _draw(roots, collapse=depth, note=None, **options)
     opens = f"collapse={depth + 1} opens one level more, " if depth < deepest else ""
     _caption(folded, options["title"], f"Folded at depth {depth} to fit a screen ({everything} boxes in full).\n"
                                        f"{opens}collapse=None draws everything.")
     return folded
 
 
-def _fits_a_screen(graph: Graph, boxes: int) -> bool:
+def _fits_a_screen(graph: Graph) -> bool:
     """Laid out within FIT_WIDTH_PT x FIT_HEIGHT_PT (dot is quick at these sizes); without a
     renderer, no more than FIT_BOXES boxes."""
     try:
@@ -284,7 +283,7 @@ def _fits_a_screen(graph: Graph, boxes: int) -> bool:
         _, _, width, height = plain.split(maxsplit=4)[:4]  # "graph <scale> <width> <height>", in inches
         width_pt, height_pt = float(width) * 72, float(height) * 72
     except (RuntimeError, OSError, ValueError):
-        return boxes <= FIT_BOXES
+        return graph.box_count <= FIT_BOXES
     return width_pt <= FIT_WIDTH_PT and height_pt <= FIT_HEIGHT_PT
 
 
