@@ -156,8 +156,6 @@ def check_file(text: str, option: str, suffixes: Sequence[str] | None = None) ->
     folder = path.parent
     if not folder.is_dir():
         raise CommandError(f"{option}: cannot write {text!r}: the folder {str(folder)!r} does not exist")
-    if path.is_dir():
-        raise CommandError(f"{option}: cannot write {text!r}: it is a folder, give a file name")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise CommandError(f"{option}: cannot write {text!r}: permission denied")
     return path
@@ -288,9 +286,8 @@ def _graph_svg(loss: Value, title: str) -> str:
     return draw_graph(loss, compact=True, title=title).pipe(format="svg").decode("utf-8")
 
 
-def build_report(example: dict, numbers: Numbers, run: BankRun | None) -> Any:
+def build_report(example: dict, numbers: Numbers, run: BankRun | None, stepper: Any) -> Any:
     """The demo's page (a viz.report.Report): every figure from the engine's numbers."""
-    from .viz import BackwardStepper
     from .viz.report import Report, figure, inline_svg, loss_chart, stepper_html, worked_example_html
 
     tokens = list(numbers.keys)
@@ -312,9 +309,6 @@ def build_report(example: dict, numbers: Numbers, run: BankRun | None) -> Any:
                    "<p>Each box is one number (its name, value and gradient) or one operation; the frames are the "
                    "stages above. The yellow boxes are the inputs that learn; dashed boxes are constants. "
                    '<a href="graph.svg">Open the graph on its own</a>.</p>' + figure(inline_svg(svg), scroll=True))
-        stepper = BackwardStepper(build_graph(numbers.target, query=numbers.query, keys=numbers.keys,
-                                              values=numbers.values)["loss"],
-                                  title=f"backward through {name}, one node at a time")
         from .viz.stepper_page import page_html
         report.attach("stepper.html", page_html(stepper))
         report.add("stepper", "3. Step through backward",
@@ -518,7 +512,9 @@ def run_demo(args: argparse.Namespace, out: Any) -> int:
                              target=numbers.target)
     if not numbers.own:
         print_text_corrections(example, out)
-    print_named_steps(numbers, out)
+    name = "your numbers" if numbers.own else "the worked example"
+    stepper = example_stepper(numbers, f"backward through {name}, one node at a time")  # printed and in the report
+    print_named_steps(stepper, out)
     if graph_path is not None:
         _write(graph_path, "--graph", lambda: graph_path.write_bytes(
             _graph_from(example).pipe(format=graph_path.suffix[1:].lower())))
@@ -533,7 +529,7 @@ def run_demo(args: argparse.Namespace, out: Any) -> int:
             print(f"(training stopped after {run.steps} of {args.steps} steps: {DEMO_TIME_LIMIT:.0f} s passed; "
                   "the machine is busy)", file=out)
         print_bank_run(run, out)
-    report = build_report(example, numbers, run)
+    report = build_report(example, numbers, run, stepper)
 
     def write() -> Path:
         folder.mkdir(exist_ok=True)
@@ -568,10 +564,14 @@ def print_text_corrections(example: dict, out: Any) -> None:
           + "; attention uses softmax: " + ", ".join(f"{w.data:.4f}" for w in example["weights"]) + ".", file=out)
 
 
-def print_named_steps(numbers: Numbers, out: Any) -> None:
+def example_stepper(numbers: Numbers, title: str) -> Any:
+    """A BackwardStepper over the example's graph, built afresh (not yet backpropagated)."""
     from .viz import BackwardStepper
-    stepper = BackwardStepper(build_graph(numbers.target, query=numbers.query, keys=numbers.keys,
-                                          values=numbers.values)["loss"])
+    return BackwardStepper(build_graph(numbers.target, query=numbers.query, keys=numbers.keys,
+                                       values=numbers.values)["loss"], title=title)
+
+
+def print_named_steps(stepper: Any, out: Any) -> None:
     print(f"\n5. backward, step by step: {len(stepper)} steps, from the loss back to the inputs "
           "(here the named ones; `tinygrad-attn step` prints all, the report steps through them)", file=out)
     for frame in stepper.frames():
@@ -584,12 +584,9 @@ def print_named_steps(numbers: Numbers, out: Any) -> None:
 
 
 def run_step(args: argparse.Namespace, out: Any) -> int:
-    from .viz import BackwardStepper
     numbers = numbers_from(args)
     path = check_file(args.out, "--out", ("html",)) if args.out is not None else None
-    stepper = BackwardStepper(build_graph(numbers.target, query=numbers.query, keys=numbers.keys,
-                                          values=numbers.values)["loss"],
-                              title="backward through the worked example")
+    stepper = example_stepper(numbers, "backward through the worked example")
     for frame in stepper.frames():
         print(frame.text + "\n", file=out)
     if path is not None:
