@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_attn import Tensor, Value
+from tinygrad_attn import functional as F
 from tinygrad_attn.core import topological_order
 from tinygrad_attn.gradcheck import gradcheck
 from tinygrad_attn.teach.bugzoo import BUGS, get
@@ -73,6 +74,10 @@ def test_planting_leaves_the_engine_as_it_was(name):
     assert gradcheck(lambda x, b: ((x + b).softmax(-1) @ x).tanh(), [x, b], per_node=True)
     a = Value(0.3)
     assert gradcheck(lambda a: (a * a + a.exp()).tanh(), [a], per_node=True)
+    # and the ops the zoo patches besides: attention and masked_fill
+    allowed = np.tril(np.ones((3, 3), dtype=bool))
+    assert gradcheck(lambda x: F.scaled_dot_product_attention(x, x, x, attn_mask=allowed), [x], per_node=True)
+    assert gradcheck(lambda x: x.masked_fill(~allowed, 0.0).softmax(-1), [x], per_node=True)
 
 
 def test_the_source_shown_is_the_broken_code():
@@ -105,7 +110,9 @@ def test_the_stepper_on_a_broken_rule_shows_the_wrong_gradient():
     broken, fixed = get("k_transposed").stepper(), get("k_transposed").stepper(get("k_transposed").fixed)
     q_broken, q_fixed = _node(broken.root, "q").grad, _node(fixed.root, "q").grad
     assert q_broken.shape == q_fixed.shape and not np.allclose(q_broken, q_fixed)
-    assert gradcheck(lambda q: (q * 2).sum(), [Tensor(np.ones(2), requires_grad=True)])  # the rule is restored
+    # the rule is restored: attention itself (the op the bug patched) passes the per-node check again
+    q, k, v = (Tensor(np.random.default_rng(i).standard_normal((2, 3, 3)), requires_grad=True) for i in range(3))
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v], per_node=True)
 
 
 def test_cli_checks_a_fix_from_a_file(tmp_path):
