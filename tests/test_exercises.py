@@ -252,8 +252,14 @@ def test_the_forward_references_match_their_definitions_on_small_numbers():
     heads = EXERCISES["split_heads"].reference(x, 3)
     np.testing.assert_array_equal(heads[1, 2, 0], x[1, 0, 4:6])  # head 2 of token 0 is features 4, 5
     np.testing.assert_array_equal(EXERCISES["merge_heads"].reference(heads), x)
-    w = EXERCISES["causal_softmax"].reference(rng.standard_normal((3, 3)))
+    scores = rng.standard_normal((3, 3))
+    w = EXERCISES["causal_softmax"].reference(scores)
     assert np.all(w[np.triu_indices(3, 1)] == 0) and np.allclose(w.sum(-1), 1)
+    kept = np.exp(scores) * np.tril(np.ones((3, 3)))  # below the diagonal too: the softmax over allowed keys
+    np.testing.assert_allclose(w, kept / kept.sum(-1, keepdims=True))
+    q, k, v = (rng.standard_normal(shape) for shape in [(2, 3, 4), (2, 5, 4), (2, 5, 3)])
+    e = np.exp(q @ np.swapaxes(k, -1, -2) / 2.0)  # √d = 2: the attention exercise's forward, written out
+    np.testing.assert_allclose(EXERCISES["attention"].reference(q, k, v), (e / e.sum(-1, keepdims=True)) @ v)
     masked = EXERCISES["masked_softmax"].reference(np.zeros((2, 3)), np.array([[True, False, True], [False] * 3]))
     np.testing.assert_array_equal(masked, [[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
 
