@@ -121,3 +121,39 @@ def test_causal_bias_cache_stays_under_its_cap():
         x = ta.tensor(rng.standard_normal((1, 1, time, 4)))
         scaled_dot_product_attention(x, x, x, is_causal=True)
         assert _bias_cache_bytes() <= cap
+
+
+def _equal_values_inputs(seed=4, shape=(2, 3, 5, 4)):
+    """Every row of v the same (≈ 287, in float32): the output is that row whatever the weights,
+    so the true dq and dk are exactly 0; float32 keys and queries of a few units."""
+    rng = np.random.default_rng(seed)
+    q, k = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    v = np.broadcast_to(rng.uniform(250, 300, shape[-1]).astype(np.float32), shape).copy()
+    grad = rng.standard_normal(shape).astype(np.float32)
+    return q, k, v, grad
+
+
+@pytest.mark.parametrize("kernels_on", [True, False])
+@pytest.mark.parametrize("route", ["sdpa", "return_weights", "float_mask", "packed"])
+def test_attention_backward_equal_values_float32_gives_zero_dq_dk(kernels_on, route):
+    q, k, v, grad = _equal_values_inputs()
+    batch, n_heads, time, d_head = q.shape
+    with ta.use_kernels(kernels_on):
+        if route == "packed":
+            merge = lambda x: x.transpose(0, 2, 1, 3).reshape(batch, time, n_heads * d_head)  # noqa: E731
+            x = ta.tensor(np.concatenate([merge(q), merge(k), merge(v)], axis=-1), requires_grad=True)
+            packed_attention(x, n_heads).backward(ta.tensor(merge(grad)))
+            dq, dk = np.asarray(x.grad)[..., :n_heads * d_head], np.asarray(x.grad)[..., n_heads * d_head:-n_heads * d_head]
+        else:
+            tq, tk, tv = (ta.tensor(a, requires_grad=True) for a in (q, k, v))
+            if route == "sdpa":
+                out = scaled_dot_product_attention(tq, tk, tv)
+            elif route == "return_weights":
+                out, _ = scaled_dot_product_attention(tq, tk, tv, return_weights=True)
+            else:
+                bias = ta.tensor(np.random.default_rng(5).standard_normal((time, time)).astype(np.float32))
+                out = scaled_dot_product_attention(tq, tk, tv, attn_mask=bias)
+            out.backward(ta.tensor(grad))
+            dq, dk = np.asarray(tq.grad), np.asarray(tk.grad)
+    # in float32 the weights sum to 1 only within rounding: one row sum leaves |dq| ~ 5e-5 here
+    assert np.abs(dq).max() <= 1e-7 and np.abs(dk).max() <= 1e-7, (np.abs(dq).max(), np.abs(dk).max())

@@ -166,12 +166,27 @@ def test_layer_norm_errors_name_the_shapes():
         F.layer_norm(x, (3, 4), Tensor(np.ones(12)))
     with pytest.raises(TypeError, match="normalized_shape must be an int or a non-empty tuple"):
         F.layer_norm(x, ())
-    with pytest.raises(ValueError, match=r"normalized_shape \(0,\) must have every dim >= 1"):
-        ta.nn.LayerNorm((0,))
+    with pytest.raises(ValueError, match=r"normalized_shape \(2, -1\) must have every dim >= 0"):
+        ta.nn.LayerNorm((2, -1))
     with pytest.raises(ValueError, match=r"normalized_shape \(5,\) must be the last dims .* \(2, 3, 4\)"):
         ta.nn.LayerNorm(5)(x.float())
     with pytest.raises(TypeError, match="LayerNorm: normalized_shape must be an int or a tuple of ints"):
         ta.nn.LayerNorm(2.5)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_layer_norm_over_rows_of_no_elements_is_empty_as_in_pytorch(kernels):
+    torch = pytest.importorskip("torch")
+    layer, theirs = ta.nn.LayerNorm((2, 0)), torch.nn.LayerNorm((2, 0))
+    x = ta.randn(3, 2, 0, requires_grad=True)
+    x_torch = torch.zeros(3, 2, 0, requires_grad=True)
+    with ta.use_kernels(kernels):
+        out = layer(x)
+        out.sum().backward()
+    out_torch = theirs(x_torch)
+    out_torch.sum().backward()
+    assert out.shape == tuple(out_torch.shape) and x.grad.shape == tuple(x_torch.grad.shape)
+    assert layer.weight.grad.shape == tuple(theirs.weight.grad.shape) == (2, 0)
 
 
 # ---- cross_entropy and nll_loss ----

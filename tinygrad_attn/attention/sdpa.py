@@ -23,6 +23,11 @@ Backward, with G = dL/doutput and W the saved weights (`ctx.saved.attn_weights`)
     dQ = dS K · scale
     dK = dSᵀ Q · scale
 
+The row sum is taken twice: dW − rowsum(dW ◦ W) is 0 in every row where dW is the same for
+every key, but in floats the weights sum to 1 only to within rounding, so what is left is
+rounding × |dW| (values ≈ 300 in float32 leave dQ wrong in its third digit). Taking the row sum
+of what is left, and subtracting it too, removes that error; in exact arithmetic it subtracts 0.
+
 A query row with no allowed key gets zero weights, a zero output and zero gradients, never
 NaN; a disallowed key gets exactly zero gradient from that query. The code below is the
 reference a learner reads; `kernels/attention.py` computes the same numbers faster and runs
@@ -63,13 +68,20 @@ def attention_probs(q: np.ndarray, k: np.ndarray, allowed: np.ndarray | None, sc
     return softmax_over_keys(mask_scores(scores, allowed))
 
 
+def softmax_backward(W: np.ndarray, dW: np.ndarray) -> np.ndarray:
+    """dS = W ◦ (dW − rowsum(dW ◦ W)): the gradient of the scores, given that of the weights."""
+    centred = dW - np.sum(dW * W, axis=-1, keepdims=True)
+    centred = centred - np.sum(centred * W, axis=-1, keepdims=True)  # 0 in exact arithmetic (see the top)
+    return W * centred
+
+
 def attention_backward(upstream_grad: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
                        attn_weights: np.ndarray, scale: np.floating) -> tuple:
     """dQ, dK, dV of output = W @ v with W = softmax(q kᵀ · scale), given G = dL/doutput."""
     G, W = upstream_grad, attn_weights
     dV = np.swapaxes(W, -1, -2) @ G
     dW = G @ np.swapaxes(v, -1, -2)
-    dS = W * (dW - np.sum(dW * W, axis=-1, keepdims=True))
+    dS = softmax_backward(W, dW)
     dQ = dS @ k * scale
     dK = np.swapaxes(dS, -1, -2) @ q * scale
     return dQ, dK, dV
@@ -105,8 +117,7 @@ def weights_forward(ctx, q, k, mask, is_causal, scale):
 def weights_backward(ctx, upstream_grad):
     q, k = (x.data for x in ctx.inputs)
     W, scale = ctx.saved.attn_weights, ctx.saved.scale
-    dW = upstream_grad
-    dS = W * (dW - np.sum(dW * W, axis=-1, keepdims=True))
+    dS = softmax_backward(W, upstream_grad)
     return dS @ k * scale, np.swapaxes(dS, -1, -2) @ q * scale
 
 
@@ -128,7 +139,7 @@ def biased_weights_forward(ctx, q, k, bias, is_causal, scale):
 def biased_weights_backward(ctx, upstream_grad):
     q, k, _ = (x.data for x in ctx.inputs)
     W, scale = ctx.saved.attn_weights, ctx.saved.scale
-    dS = W * (upstream_grad - np.sum(upstream_grad * W, axis=-1, keepdims=True))
+    dS = softmax_backward(W, upstream_grad)
     return dS @ k * scale, np.swapaxes(dS, -1, -2) @ q * scale, dS  # the registry sums dS to the bias's shape
 
 

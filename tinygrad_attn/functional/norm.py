@@ -80,8 +80,8 @@ def check_normalized_shape(normalized_shape: Any, where: str) -> tuple[int, ...]
                         f"got {normalized_shape!r}")
     if not dims or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in dims):
         raise TypeError(f"{where}: normalized_shape must be an int or a non-empty tuple of ints, got {normalized_shape!r}")
-    if any(n < 1 for n in dims):
-        raise ValueError(f"{where}: normalized_shape {tuple(dims)} must have every dim >= 1")
+    if any(n < 0 for n in dims):  # a 0 is allowed, as in PyTorch: rows of no elements, an empty result
+        raise ValueError(f"{where}: normalized_shape {tuple(dims)} must have every dim >= 0")
     return tuple(int(n) for n in dims)
 
 
@@ -113,6 +113,10 @@ def layer_norm(input: Any, normalized_shape: int | tuple[int, ...], weight: Any 
     the op (a reshape either side), so the same op and kernel run.
     """
     x, shape, weight, bias = _check_layer_norm(input, normalized_shape, weight, bias, eps, "layer_norm")
+    if 0 in shape:  # rows of no elements, as PyTorch allows: an empty result, still on the graph
+        out = x * 0.0
+        out = out if weight is None else out * weight
+        return out if bias is None else out + bias
     if len(shape) > 1:  # normalise over the flattened trailing dims
         width = int(np.prod(shape))
         rows = x.reshape(x.shape[:x.data.ndim - len(shape)] + (width,))
@@ -153,6 +157,7 @@ LAYER_NORM.usage("F.layer_norm",
                  S((2, 3, 5), (5,), (5,), normalized_shape=(5,)), S((3, 4), normalized_shape=4),
                  S((3, 4), (4,), normalized_shape=[4]), S((2, 4), (4,), (4,), normalized_shape=(4,), eps=1e-2),
                  S((0, 3), (3,), (3,), normalized_shape=(3,)),
+                 S((2, 0), (0,), (0,), normalized_shape=(0,), note="rows of no elements: an empty result"),
                  S((2, 3, 4), (3, 4), (3, 4), normalized_shape=(3, 4), note="over the last two dims"),
                  S((2, 3, 4), normalized_shape=(2, 3, 4), note="over every dim"),
                  note="over the trailing dims normalized_shape; weight and bias optional")

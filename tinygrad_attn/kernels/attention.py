@@ -202,8 +202,10 @@ def _attention_grads(grad: np.ndarray, output: np.ndarray, probs_t: np.ndarray, 
         grad_scores_t = np.matmul(v, np.swapaxes(grad, -1, -2), out=pool.empty(batch + (keys, queries), grad.dtype))
         # Σ over keys of dW·W in one einsum: it reads both arrays once and stores no product (twice as
         # fast as the product then a BLAS sum with a ones-vector)
-        row_sum = np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
-        grad_scores_t -= row_sum
+        grad_scores_t -= np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
+        # and again, from what is left (0 in exact arithmetic): that corrects the first sum's rounding,
+        # which is not 0 where dW is the same for every key (W's rows sum to 1 ± rounding); see sdpa.py
+        grad_scores_t -= np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
         grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
         if needed[0]:
             grad_q = np.matmul(np.swapaxes(grad_scores_t, -1, -2), k, out=out_q)
@@ -271,6 +273,7 @@ def weights_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
     weights = saved.attn_weights
     row_dot = pool.row_dot(upstream_grad, weights)[..., None]
     grad_scores = upstream_grad - row_dot  # never in place: `upstream_grad` may be the retained weights.grad
+    grad_scores -= pool.row_dot(grad_scores, weights)[..., None]  # again, as in _attention_grads
     grad_scores *= weights
     grad_q = grad_k = None
     if q.requires_grad:
