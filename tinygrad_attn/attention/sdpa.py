@@ -27,6 +27,8 @@ The row sum is taken twice: dW − rowsum(dW ◦ W) is 0 in every row where dW i
 every key, but in floats the weights sum to 1 only to within rounding, so what is left is
 rounding × |dW| (values ≈ 300 in float32 leave dQ wrong in its third digit). Taking the row sum
 of what is left, and subtracting it too, removes that error; in exact arithmetic it subtracts 0.
+(The kernel gets the same effect more cheaply by taking V's mean row from V before dW = G Vᵀ,
+which leaves dS unchanged because each row of W sums to 1.)
 
 A query row with no allowed key gets zero weights, a zero output and zero gradients, never
 NaN; a disallowed key gets exactly zero gradient from that query. The code below is the

@@ -199,12 +199,17 @@ def _attention_grads(grad: np.ndarray, output: np.ndarray, probs_t: np.ndarray, 
         # dS = W ⊙ (dW − Σₖ dWₖ·Wₖ), the row sum taken from the same dW it is subtracted from: when
         # the softmax saturates (W one-hot) the two then cancel exactly. (The shortcut Σₖ dWₖ·Wₖ =
         # g·out rounds differently from dW and leaves errors far larger than the true gradient.)
-        grad_scores_t = np.matmul(v, np.swapaxes(grad, -1, -2), out=pool.empty(batch + (keys, queries), grad.dtype))
+        # dW from V less its mean row: the same dS (each row of W sums to 1), but what V's rows share
+        # (all equal, or |v| ≈ 300 with a small spread) is gone before the row sum below, which would
+        # otherwise leave rounding × |dW| behind. The reference takes the row sum twice instead: that
+        # costs a pass over the (Tq, Tk) scores, this one over V (see attention/sdpa.py)
+        v_mean = np.matmul(pool.ones(keys, v.dtype), v)[..., None, :]
+        v_mean /= max(keys, 1)  # no keys: V is empty, and so is what is taken from it
+        centred_v = np.subtract(v, v_mean, out=pool.empty(v.shape, v.dtype))
+        grad_scores_t = np.matmul(centred_v, np.swapaxes(grad, -1, -2),
+                                  out=pool.empty(batch + (keys, queries), grad.dtype))
         # Σ over keys of dW·W in one einsum: it reads both arrays once and stores no product (twice as
         # fast as the product then a BLAS sum with a ones-vector)
-        grad_scores_t -= np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
-        # and again, from what is left (0 in exact arithmetic): that corrects the first sum's rounding,
-        # which is not 0 where dW is the same for every key (W's rows sum to 1 ± rounding); see sdpa.py
         grad_scores_t -= np.einsum("...kq,...kq->...q", grad_scores_t, probs_t)[..., None, :]
         grad_scores_t *= probs_t  # disallowed keys have weight 0, so exactly 0 gradient
         if needed[0]:
