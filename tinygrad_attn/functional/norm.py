@@ -25,11 +25,14 @@ def _row_scale(x):
     return np.ldexp(np.ones_like(largest), np.maximum(exponent - 1, 0))
 
 
-def layer_norm_forward(ctx, x, *weight_and_bias, eps, has_weight, has_bias):
-    """`weight_and_bias` holds the parameters given: (w, b), (w,), (b,) or ()."""
-    # x̂ does not change when x is shifted, nor when it is divided by s with eps by s²: dividing by
-    # a power of two s is exact and keeps x² of huge rows (1e20..3e38 in float32) finite, and
-    # subtracting the first entry makes a constant row exactly 0 (its mean would round)
+def _normalise_rows(x, eps):
+    """x̂ = (x − mean) / √(var + eps) along the last axis, and 1/√(var + eps), row by row.
+
+    The same numbers, computed with care where floats need it: x̂ does not change when x is
+    shifted, nor when it is divided by s with eps by s². Dividing by a power of two s is exact
+    and keeps x² of huge rows (1e20..3e38 in float32) finite, and subtracting the first entry
+    makes a constant row exactly 0 (its mean would round).
+    """
     scale = _row_scale(x)
     x_scaled = x / scale
     x_scaled = x_scaled - x_scaled[..., :1]
@@ -41,6 +44,12 @@ def layer_norm_forward(ctx, x, *weight_and_bias, eps, has_weight, has_bias):
     x_hat = centered * inv_std
     # 1/σ of x is (1/σ of x/s)/s, but for a constant row σ is √eps, which eps/s² may have lost
     inv_std = np.where(variance > 0, inv_std / scale, 1 / np.sqrt(x.dtype.type(eps)))
+    return x_hat, inv_std
+
+
+def layer_norm_forward(ctx, x, *weight_and_bias, eps, has_weight, has_bias):
+    """`weight_and_bias` holds the parameters given: (w, b), (w,), (b,) or ()."""
+    x_hat, inv_std = _normalise_rows(x, eps)
     ctx.save(x_hat=x_hat, inv_std=inv_std, has_weight=has_weight, has_bias=has_bias)
     out = x_hat
     if has_weight:
