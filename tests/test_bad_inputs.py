@@ -154,7 +154,7 @@ AXES = [
         rf"{op}: axis 5 is out of range for a tensor of shape \(2, 3\)", f"Tensor.{name}")
     for name, op, call in [
         ("sum", "sum", lambda x: x.sum(dim=5)), ("mean", "mean", lambda x: x.mean(5)), ("var", "var", lambda x: x.var(5)),
-        ("std", "var", lambda x: x.std(5)), ("max", "max", lambda x: x.max(dim=5)), ("min", "min", lambda x: x.min(dim=5)),
+        ("std", "std", lambda x: x.std(5)), ("max", "max", lambda x: x.max(dim=5)), ("min", "min", lambda x: x.min(dim=5)),
         ("amax", "amax", lambda x: x.amax(5)), ("amin", "amin", lambda x: x.amin(5)),
         ("argmax", "argmax", lambda x: x.argmax(5)), ("argmin", "argmin", lambda x: x.argmin(5)),
         ("softmax", "softmax", lambda x: x.softmax(5)), ("log_softmax", "log_softmax", lambda x: x.log_softmax(5)),

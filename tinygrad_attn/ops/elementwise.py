@@ -280,5 +280,7 @@ def astype_backward(ctx, upstream_grad):
 ASTYPE = define("astype", forward=astype_forward, backward=astype_backward,
                 formulas=("d(cast a)/da = 1 (cast back)",))
 ASTYPE.usage("astype", lambda x, dtype: x.astype(dtype),
-             lambda torch, x, dtype: x.to(getattr(torch, np.dtype(dtype).name)),
+             # copy=True: astype always makes a new tensor, as NumPy's does; torch's .to(dtype) returns
+             # the tensor itself when the dtype already matches (ours: Tensor.to, which does the same)
+             lambda torch, x, dtype: x.to(getattr(torch, np.dtype(dtype).name), copy=True),
              S((2, 3), dtype=np.float64), S((), dtype=np.float64))

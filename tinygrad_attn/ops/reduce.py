@@ -124,10 +124,10 @@ MIN.usage("min", lambda x: x.min(), lambda torch, x: x.min(), S((2, 3)), variant
 
 
 # ---- var: Σ(aᵢ - mean)² / (N - correction) ----
-def var_forward(ctx, x, axes, keepdims, correction):
+def var_forward(ctx, x, axes, keepdims, correction, where="var"):
     n = count(x.shape, axes)
     if n - correction <= 0:
-        raise ValueError(f"var: {n} element(s) along axes {axes} of shape {x.shape} with "
+        raise ValueError(f"{where}: {n} element(s) along axes {axes} of shape {x.shape} with "
                          f"correction={correction} leaves no degrees of freedom")
     centered = x - np.mean(x, axis=axes, keepdims=True, dtype=_float_dtype(x))
     ctx.save(axes=axes, centered=centered, dof=n - correction)
@@ -146,7 +146,27 @@ VAR.usage("var", lambda x, **kw: x.var(**kw),
               torch.var(x, dim=dims(axis, x.ndim), correction=correction, keepdim=keepdims),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=0, keepdims=True), S((2, 3, 4), axis=(0, 2)),
           S((4, 3), axis=-2, correction=0), S((1, 5), axis=1), S((3, 1), axis=0))
-VAR.usage("std", lambda x, **kw: x.std(**kw),
+
+
+# ---- std: √var, an op of its own for its kink at 0 ----
+def std_forward(ctx, x, axes, keepdims, correction):
+    return np.sqrt(var_forward(ctx, x, axes, keepdims, correction, "std"))  # it saves what backward needs
+
+
+def std_backward(ctx, upstream_grad):
+    saved = ctx.saved
+    std = ctx.data
+    # where every aᵢ is the same (std = 0) the formula is 0/0: the gradient is 0 there, as in PyTorch
+    # (√ of var alone would send inf · 0 = NaN)
+    per_std = np.divide(upstream_grad, std, out=np.zeros_like(upstream_grad), where=std > 0)
+    return (_spread(ctx, per_std) * saved.centered / saved.dof,)
+
+
+STD = define("std", forward=std_forward, backward=std_backward,
+             formulas=("d(std a)/daᵢ = (aᵢ - mean)/((N - correction)·std), 0 where std = 0",))
+STD.usage("std", lambda x, **kw: x.std(**kw),
           lambda torch, x, dim=None, keepdim=False, correction=1:
               torch.std(x, dim=dims(dim, x.ndim), correction=correction, keepdim=keepdim),
-          S((2, 3)), S((2, 3), dim=1), S((4, 3), dim=0, keepdim=True, correction=0))
+          S((2, 3)), S((2, 3), dim=1), S((4, 3), dim=0, keepdim=True, correction=0),
+          S(values=[[[5.0, 3.0], [5.0, 4.0]]], dim=0, smooth=False,
+            note="a constant column: std 0, gradient 0 (PyTorch's choice at the kink)"))

@@ -71,8 +71,11 @@ def _var(self: Tensor, dim: Dims = None, keepdim: bool | None = None, *, correct
 
 def _std(self: Tensor, dim: Dims = None, keepdim: bool | None = None, *, correction: int = 1,
          unbiased: bool | None = None, axis: Dims = None, keepdims: bool | None = None) -> Tensor:
-    """The square root of `var` with the same arguments."""
-    return _var(self, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis, keepdims=keepdims).sqrt()
+    """The square root of `var` with the same arguments (one op: see ops/reduce.py for its kink at 0)."""
+    dims, keep = _spelled("std", dim, axis, keepdim, keepdims)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return apply(reduce.STD, (self,), _axes(self, dims, "std"), keep, correction)
 
 
 def _arg(pick: Any, where: str) -> Any:
