@@ -825,19 +825,25 @@ def _smooth(step: list) -> bool:
     return step_label(step).split(":")[-1] not in NONSMOOTH
 
 
+FD_LARGEST_VALUE = 1e3  # the finite-difference check runs on graphs whose values stay within this
+
+
 def _check_finite_differences(program: dict) -> list:
     if any(not _smooth(step) for step in program["steps"]):
         return []  # a kink, a tie or a gradient that is not the derivative by design
     B = Ours("float64")
     leaves = [B.leaf(a) for a in input_arrays(program)]
-    # (f(x + h) − f(x − h)) / 2h rounds f by ulps of its largest term: values of 1e8 in the loss
-    # leave 1e-8 / 2e-6 in every difference quotient, whatever the engine does
+    # Central differences at h = 1e-6 are only as good as the graph is tame: with values of 1e4
+    # (masked_fill's 1e4, say) a softmax of scores ~1e4·x has a third derivative ~1e12, so the
+    # h²·f⁽³⁾/6 error is ~1; values of 1e8 in the loss round every difference quotient by 1e-2.
+    # Such graphs are left to the PyTorch float64 comparison, which has no step to choose.
     built = run(program, B, leaves, backward=False)
-    terms = max([np.max(np.abs(B.numpy(x)), initial=0.0) for _, x in built.nodes if B.is_float_tensor(x)],
-                default=0.0)
-    atol = 1e-5 + 10 * float(np.finfo(np.float64).eps) * terms / 1e-6
+    largest = max([np.max(np.abs(B.numpy(x)), initial=0.0) for _, x in built.nodes if B.is_float_tensor(x)],
+                  default=0.0)
+    if not largest <= FD_LARGEST_VALUE:
+        return []
     try:
-        gradcheck(lambda *xs: run(program, B, list(xs), backward=False).loss, leaves, eps=1e-6, atol=atol, rtol=1e-3)
+        gradcheck(lambda *xs: run(program, B, list(xs), backward=False).loss, leaves, eps=1e-6, atol=1e-5, rtol=1e-3)
     except AssertionError as error:
         return [Mismatch("vs finite differences", "gradient", str(error).splitlines()[0])]
     return []
@@ -880,9 +886,13 @@ def _check_large32(program: dict, on: Built, off: Built) -> list:
     # largest gradient of the graph, and at least by the loss weights (~1) where backward starts
     largest_grad = max([np.max(np.abs(v), initial=1.0) for k, v in truth_values.items() if k.startswith("grad")],
                        default=1.0)
-    scales.update({k: largest_grad for k in truth_values if k.startswith("grad")})
     eps, tiny = float(np.finfo(np.float32).eps), float(np.finfo(np.float32).smallest_normal)
     eps64 = float(np.finfo(np.float64).eps)
+    # and where the inputs' gradients are small differences of far larger gradients inside the graph
+    # (layer_norm's dx of a constant row, ±4e9, sums to 0 through a later matmul), they are known
+    # only to a few float32 ulps of those: every float32 program rounds the ±4e9 by ±256
+    largest_grad = max(largest_grad, GRAD_FLOOR_ULPS32 * eps * _largest_node_gradient(program) / GRAD_FLOOR32)
+    scales.update({k: largest_grad for k in truth_values if k.startswith("grad")})
     found = []
     for check_name, built in (("float32 kernels on vs torch float64", on), ("float32 kernels off vs torch float64", off)):
         ours = _value_table(built, Ours("float32"))
@@ -902,6 +912,22 @@ def _check_large32(program: dict, on: Built, off: Built) -> list:
                                                          f"(float32 measured {measured:.3g})"))
                 break
     return found
+
+
+GRAD_FLOOR_ULPS32 = 8  # float32 ulps of the graph's largest gradient: the floor of every gradient's error
+
+
+def _largest_node_gradient(program: dict) -> float:
+    """max |dL/dnode| over every node of the graph, in PyTorch float64."""
+    B = Torch("float64")
+    built = run(program, B, backward=False)
+    for _, x in built.nodes[len(built.leaves):]:
+        if B.is_float_tensor(x) and x.requires_grad:
+            B.retain(x)
+    built.loss.backward()
+    grads = [B.grad(x) for _, x in built.nodes if B.is_float_tensor(x)]
+    largest = max([float(np.max(np.abs(g), initial=0.0)) for g in grads if g is not None], default=0.0)
+    return largest if np.isfinite(largest) else 0.0
 
 
 def _below_float32_resolution(built: Built, values: dict) -> bool:

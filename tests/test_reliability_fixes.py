@@ -206,3 +206,29 @@ def test_tensor_refuses_uint64_beyond_int64_with_an_int_dtype():
 def test_tensor_keeps_uint64_values_in_range_and_converts_to_float_on_request():
     assert Tensor(np.array([2 ** 63 - 1], dtype=np.uint64)).data.tolist() == [2 ** 63 - 1]
     assert Tensor(np.array([2 ** 63 + 5], dtype=np.uint64), dtype=np.float64).data[0] == float(2 ** 63 + 5)
+
+
+# ---- products over an axis of length 0: empty gradients, as PyTorch's, not NumPy's reshape error ----
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("call, shapes", [
+    ("matmul", ((2, 3, 0), (0, 4))), ("matmul", ((2, 3, 4), (4, 0))), ("matmul", ((0, 3, 4), (4, 2))),
+    ("linear", ((2, 5, 0), (3, 0), (3,))), ("linear", ((2, 5, 3), (0, 3))), ("embedding", ((5, 0),)),
+])
+def test_gradients_through_an_empty_axis_match_pytorch(kernels, call, shapes):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [ta.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ids = [[1, 2], [4, 0]]
+    run = {"matmul": lambda m, xs: m.matmul(*xs),
+           "linear": lambda m, xs: (ta.functional if m is ta else torch.nn.functional).linear(*xs),
+           "embedding": lambda m, xs: (ta.functional if m is ta else torch.nn.functional).embedding(
+               m.tensor(ids), xs[0])}[call]
+    with ta.use_kernels(kernels):
+        out = run(ta, ours)
+        out.sum().backward()
+    want = run(torch, theirs)
+    want.sum().backward()
+    assert out.shape == tuple(want.shape)
+    for mine, ref in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.grad, ref.grad.numpy())

@@ -7,6 +7,7 @@ from typing import Any
 from ..kernels import linear as kernel
 from ..ops.registry import define
 from ..ops.samples import S
+from ..ops.shapes import as_rows
 from ..tensors.tensor import Tensor, apply
 from .checks import float_tensor, same_dtype
 
@@ -20,9 +21,9 @@ def linear_forward(ctx, x, weight, bias=None):
 def linear_backward(ctx, upstream_grad):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
     out_features, in_features = weight.shape
-    g_rows = upstream_grad.reshape(-1, out_features)  # every leading axis is a row
+    g_rows = as_rows(upstream_grad)  # every leading axis is a row: (N, out_features)
     grad_x = upstream_grad @ weight
-    grad_weight = g_rows.T @ x.reshape(-1, in_features)
+    grad_weight = g_rows.T @ as_rows(x)
     if len(ctx.inputs) == 2:
         return grad_x, grad_weight
     return grad_x, grad_weight, g_rows.sum(axis=0)

@@ -24,6 +24,7 @@ import numpy as np
 from ..kernels import loss as kernel
 from ..ops.registry import define
 from ..ops.samples import S
+from ..ops.shapes import as_rows
 from ..tensors.tensor import Tensor, apply
 from .checks import constant_input, float_tensor
 
@@ -35,7 +36,7 @@ def class_rows(x: np.ndarray) -> np.ndarray:
     """(N, C, d1, ...) -> (N·d1·..., C): one row per position, classes along it ((C,) -> (1, C))."""
     if x.ndim > 2:
         x = np.moveaxis(x, 1, -1)
-    return x.reshape(-1, x.shape[-1])
+    return as_rows(x)
 
 
 def from_class_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

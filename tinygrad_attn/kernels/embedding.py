@@ -24,7 +24,7 @@ def embedding_forward(ctx: Any, indices: np.ndarray, weight: np.ndarray, padding
 def embedding_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
     ids = ctx.saved.ids.reshape(-1)
     weight = ctx.inputs[1].data
-    grad_rows = upstream_grad.reshape(-1, weight.shape[1])
+    grad_rows = upstream_grad.reshape(ids.size, weight.shape[1])
     grad_weight = np.zeros_like(weight)
     if ids.size:
         # repeated ids add up: sort them, sum each run of equal ids in one reduceat

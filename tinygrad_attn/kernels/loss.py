@@ -6,6 +6,7 @@ smoothing, nothing ignored: `weights` and `smoothing` None) takes the shortest p
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ def _rows(x: np.ndarray) -> np.ndarray:
     """(N, C, d...) -> (positions, C), classes last (a copy only when there are extra dims)."""
     if x.ndim > 2:
         x = np.moveaxis(x, 1, -1)
-    return x.reshape(-1, x.shape[-1])
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def cross_entropy_forward(ctx: Any, logits: np.ndarray, given_targets: np.ndarray, *, targets: np.ndarray,

@@ -6,6 +6,7 @@ inv_std (x's shape with a last axis of 1), has_weight, has_bias; both are views 
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def layer_norm_forward(ctx: Any, x: np.ndarray, *weight_and_bias: np.ndarray, ep
     width = x.shape[-1]
     weight = weight_and_bias[0] if has_weight else None
     bias = weight_and_bias[-1] if has_bias else None
-    rows = x.reshape(-1, width)  # every leading axis is a row: 2-D, so BLAS does the row sums
+    rows = x.reshape(math.prod(x.shape[:-1]), width)  # every leading axis is a row: 2-D, so BLAS does the row sums
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught just below
         x_hat, inv_std, finite = _normalised_rows(rows, eps)
     if not finite:
@@ -73,7 +74,7 @@ def layer_norm_backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
     saved = ctx.saved
     inputs = ctx.inputs
     width = saved.x_hat.shape[-1]
-    x_hat = saved.x_hat.reshape(-1, width)  # views: the rows forward computed
+    x_hat = saved.x_hat.reshape(math.prod(saved.x_hat.shape[:-1]), width)  # views: the rows forward computed
     inv_std = saved.inv_std.reshape(-1, 1)
     weight = inputs[1] if saved.has_weight else None
     rows = x_hat.shape[0]

@@ -6,7 +6,7 @@ import numpy as np
 from ..kernels.matmul import pooled_matmul
 from .registry import define
 from .samples import S, constant_like
-from .shapes import sum_to_shape
+from .shapes import as_rows, sum_to_shape
 
 _LEFT_MATRIX = np.array([[0.5, -1.0, 2.0], [1.25, 0.0, -0.75]])  # (2, 3) @ (3, k), exact in float32
 
@@ -15,7 +15,7 @@ def _matmul(a, b):
     """a @ b; a stack of matrices times one matrix is one GEMM over all their rows (NumPy would
     run one small product per matrix: same numbers, more calls)."""
     if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:
-        return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
+        return np.matmul(as_rows(a), b).reshape(a.shape[:-1] + b.shape[-1:])
     return np.matmul(a, b)
 
 
@@ -45,7 +45,7 @@ def matmul_backward(ctx, upstream_grad):
         grad_a = _matmul(grad, np.swapaxes(b_data, -1, -2))  # G @ Bᵀ
         grad_a = sum_to_shape(grad_a[..., 0, :] if a.data.ndim == 1 else grad_a, a.data)
     if b.requires_grad and b_data.ndim == 2 and a_data.ndim > 2:  # b shared by every batch: one GEMM
-        grad_b = a_data.reshape(-1, a_data.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])  # Aᵀ @ G, rows stacked
+        grad_b = as_rows(a_data).T @ as_rows(grad)  # Aᵀ @ G, rows stacked
         grad_b = sum_to_shape(grad_b[:, 0] if b.data.ndim == 1 else grad_b, b.data)
     elif b.requires_grad:
         grad_b = np.swapaxes(a_data, -1, -2) @ grad  # Aᵀ @ G

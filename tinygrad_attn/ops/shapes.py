@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["sum_to_shape", "normalize_axes", "normalize_axis", "kept_shape", "count"]
+__all__ = ["sum_to_shape", "normalize_axes", "normalize_axis", "kept_shape", "count", "as_rows"]
 
 
 def sum_to_shape(grad: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -24,6 +24,12 @@ def sum_to_shape(grad: np.ndarray, like: np.ndarray) -> np.ndarray:
     if grad.dtype != like.dtype:
         grad = grad.astype(like.dtype)
     return grad
+
+
+def as_rows(x: np.ndarray) -> np.ndarray:
+    """x as a matrix, one row per position of its leading axes (`reshape(-1, n)`, which NumPy
+    refuses for an empty x whose last axis n is 0)."""
+    return x.reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), x.shape[-1])
 
 
 def normalize_axes(axis: int | Sequence[int] | None, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
