@@ -232,3 +232,21 @@ def test_gradients_through_an_empty_axis_match_pytorch(kernels, call, shapes):
     assert out.shape == tuple(want.shape)
     for mine, ref in zip(ours, theirs):
         np.testing.assert_array_equal(mine.grad, ref.grad.numpy())
+
+
+# ---- layer_norm of a constant row of large float32 values: x̂ = 0, dx = (g - mean g)/√eps ----
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("value, shape", [(6496857.0, (1, 24)), (6496857.0, (5, 64)), (-123456.7, (1, 24)),
+                                          (3.3e7, (3, 7)), (1.0e30, (2, 24))])
+def test_layer_norm_of_a_constant_float32_row_is_zero_with_the_eps_slope(kernels, value, shape):
+    # (the rows' mean rounds: 24 entries of 6.5e6 sum where float32's step is 16)
+    x = np.full(shape, value, np.float32)
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    with ta.use_kernels(kernels):
+        t = ta.tensor(x, requires_grad=True)
+        y = ta.functional.layer_norm(t, shape[-1:], eps=1e-5)
+        y.backward(ta.tensor(g))
+    g64 = g.astype(np.float64)
+    want = (g64 - g64.mean(axis=-1, keepdims=True)) / np.sqrt(1e-5)  # x̂ = 0, σ = √eps: written out by hand
+    np.testing.assert_array_equal(y.data, 0.0)
+    np.testing.assert_allclose(t.grad, want, rtol=1e-5, atol=1e-4)

@@ -18,9 +18,13 @@ def _normalised_rows(rows: np.ndarray, eps: Any) -> tuple[np.ndarray, np.ndarray
     """x̂ (in a pooled buffer), 1/√(var + eps) as a column, and whether every √(var + eps) was
     finite, for 2-D rows; eps a number or one per row."""
     width = rows.shape[1]
-    mean = np.matmul(rows, pool.ones(width, rows.dtype))
+    # less the first entry first (x̂ does not change by a shift): a constant row is then exactly 0.
+    # Its mean would round instead (24 entries of 6.5e6 sum to 1.6e8, where float32's step is 16),
+    # leaving x - mean = ±ulp, a variance far above eps, and x̂ = ±1 where it is 0
+    x_hat = np.subtract(rows, rows[:, :1], out=pool.empty(rows.shape, rows.dtype))  # scaled in place below
+    mean = np.matmul(x_hat, pool.ones(width, rows.dtype))
     mean *= 1 / width
-    x_hat = np.subtract(rows, mean[:, None], out=pool.empty(rows.shape, rows.dtype))  # scaled in place below
+    x_hat -= mean[:, None]
     variance = pool.row_dot(x_hat, x_hat)  # Σ (x - mean)² without storing the squares
     variance *= 1 / width  # biased, as in PyTorch
     variance += eps
@@ -51,7 +55,7 @@ def layer_norm_forward(ctx: Any, x: np.ndarray, *weight_and_bias: np.ndarray, ep
         # 1/σ = (1/σ of x/s) / s
         scale = _row_scale(rows)
         scaled = rows / scale
-        scaled -= scaled[:, :1].copy()  # x̂ does not change by a shift, and a constant row is then exactly 0
+        scaled -= scaled[:, :1].copy()  # as _normalised_rows does, before x² can overflow
         scaled_eps = np.maximum(eps / scale / scale, np.finfo(rows.dtype).tiny)  # eps/s² underflows for huge rows
         x_hat, inv_std, _ = _normalised_rows(scaled, scaled_eps[:, 0])
         variance = pool.row_dot(x_hat, x_hat)  # 0 only for a constant row, whose σ is √eps
