@@ -7,6 +7,7 @@ layer imports only the graph core and NumPy.
 
     pool.py        reused buffers, cached ones-vectors, row dot products, the malloc switch
     elementwise.py binary ops writing large results into reused buffers
+    reduce.py      sum: the ufunc's reduce called directly; small gradients filled, not broadcast views
     activations.py gelu (tanh form) built in place
     loss.py        cross_entropy with BLAS row sums, in place
     norm.py        layer_norm over 2-D rows, in place

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import reduce as kernels
 from .registry import define
 from .samples import S, dims
 from .shapes import count, kept_shape
@@ -33,7 +34,8 @@ def sum_backward(ctx, upstream_grad):
     return (np.broadcast_to(_spread(ctx, upstream_grad), x.data.shape),)
 
 
-SUM = define("sum", forward=sum_forward, backward=sum_backward, formulas=("d(Σᵢ aᵢ)/daᵢ = 1",))
+SUM = define("sum", forward=sum_forward, backward=sum_backward, formulas=("d(Σᵢ aᵢ)/daᵢ = 1",),
+             kernel=(kernels.sum_forward, kernels.sum_backward))
 SUM.usage("sum", lambda x, **kw: x.sum(**kw),
           lambda torch, x, axis=None, keepdims=False: torch.sum(x, dim=dims(axis, x.ndim), keepdim=keepdims),
           S((2, 3)), S((2, 3), axis=1), S((2, 3), axis=-1, keepdims=True), S((2, 3, 4), axis=(0, 2)),
