@@ -344,7 +344,12 @@ class Tensor(Node):
                     f"{where}: grad can be omitted only for a one-element tensor, this one has shape "
                     f"{self.shape}; pass grad= with that shape (e.g. ones for the sum)"
                 )
-            return np.ones_like(self.data)
+            seed = np.empty(self.data.shape, self.data.dtype)  # one element: np.ones_like's wrapper costs more
+            seed.fill(1)
+            return seed
+        data = self.data
+        if type(grad) is np.ndarray and grad.dtype.kind == "f" and grad.shape == data.shape:
+            return grad.astype(data.dtype)  # the usual call, short: the copy `_as_array` would make, in data's dtype
         if isinstance(grad, Tensor):
             seed = grad.data
         elif isinstance(grad, (str, bytes)) or not isinstance(grad, (np.ndarray, np.generic, list, tuple, *_NUMBERS)):
@@ -352,7 +357,6 @@ class Tensor(Node):
                             f"{self.shape}, got {type(grad).__name__}")
         else:
             seed = _as_array(grad, None, f"{where}: grad")
-        data = self.data
         if seed.dtype.kind not in "fiub":
             raise TypeError(f"{where}: grad must hold real numbers, got dtype {seed.dtype} (tensor of dtype {self.dtype})")
         if seed.shape != data.shape:
