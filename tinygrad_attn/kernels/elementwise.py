@@ -30,17 +30,22 @@ def rows_summed(rule: Callable[[Any, np.ndarray], tuple]) -> Callable[[Any, np.n
     un-broadcasting then finds the shape already right and leaves it alone."""
 
     def backward(ctx: Any, upstream_grad: np.ndarray) -> tuple:
-        grads = rule(ctx, upstream_grad)
-        return tuple(_leading_rows_summed(grad, x) for grad, x in zip(grads, ctx.inputs))
+        grad_a, grad_b = rule(ctx, upstream_grad)  # a binary op: written out, a generator costs more
+        a, b = ctx.inputs
+        return _leading_rows_summed(grad_a, a), _leading_rows_summed(grad_b, b)
 
     backward.__name__ = f"rows_summed_{rule.__name__}"
     return backward
 
 
 def _leading_rows_summed(grad: Any, x: Any) -> Any:
+    if grad is None:
+        return grad
     data = x.data
-    if (grad is None or not x.requires_grad or grad.ndim <= data.ndim or grad.dtype != data.dtype
-            or grad.dtype.kind != "f" or grad.shape[grad.ndim - data.ndim:] != data.shape or data.size == 0):
+    if grad.ndim <= data.ndim:  # nothing broadcast along leading axes (the usual case): the cheapest test first
+        return grad
+    if (not x.requires_grad or grad.dtype != data.dtype or grad.dtype.kind != "f"
+            or grad.shape[grad.ndim - data.ndim:] != data.shape or data.size == 0):
         return grad  # the registry's sum_to_shape handles every other case
     rows = grad.size // data.size
     return np.matmul(pool.ones(rows, grad.dtype), grad.reshape(rows, data.size)).reshape(data.shape)

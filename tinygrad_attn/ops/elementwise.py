@@ -47,7 +47,7 @@ def sub_backward(ctx, upstream_grad):
 
 SUB = define("sub", methods=("__sub__", "__rsub__", "sub"),
              forward=sub_forward, backward=sub_backward, unbroadcast=True,
-             formulas=("d(a-b)/da = 1", "d(a-b)/db = -1"), kernel=(pooled(np.subtract), sub_backward))
+             formulas=("d(a-b)/da = 1", "d(a-b)/db = -1"), kernel=(pooled(np.subtract), rows_summed(sub_backward)))
 SUB.usage("__sub__", lambda a, b: a - b, lambda torch, a, b: a - b,
           S((2, 3), (2, 3)), S((3,), (2, 3)), S((4, 1), (1, 5)), S((2, 0), (1, 1)))
 SUB.usage("__rsub__", lambda a, left: left - a, lambda torch, a, left: constant_like(torch, left, a) - a,
@@ -69,7 +69,7 @@ def mul_backward(ctx, upstream_grad):
 
 MUL = define("mul", methods=("__mul__", "__rmul__", "mul"),
              forward=mul_forward, backward=mul_backward, unbroadcast=True,
-             formulas=("d(a*b)/da = b", "d(a*b)/db = a"), kernel=(pooled(np.multiply), mul_backward))
+             formulas=("d(a*b)/da = b", "d(a*b)/db = a"), kernel=(pooled(np.multiply), rows_summed(mul_backward)))
 MUL.usage("__mul__", lambda a, b: a * b, lambda torch, a, b: a * b,
           S((2, 3), (2, 3)), S((2, 3), (3,)), S((4, 1), (1, 5)), S((2, 1, 3), (4, 1)), S((), (2, 3)),
           S((0, 3), (1, 3)))
