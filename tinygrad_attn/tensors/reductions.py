@@ -52,6 +52,8 @@ def _axes(x: Tensor, dims: Dims, where: str) -> tuple[int, ...]:
 def _reduction(op: Any, where: str) -> Any:
     def method(self: Tensor, dim: Dims = None, keepdim: bool | None = None, *,
                axis: Dims = None, keepdims: bool | None = None) -> Tensor:
+        if dim is None and axis is None and keepdim is None and keepdims is None:  # t.sum(): no argument to check
+            return apply(op, (self,), tuple(range(self.data.ndim)), False)
         dims, keep = _spelled(where, dim, axis, keepdim, keepdims)
         return apply(op, (self,), _axes(self, dims, where), keep)
 
