@@ -160,7 +160,7 @@ def std_backward(ctx, upstream_grad):
     std = ctx.data
     # where every aᵢ is the same (std = 0) the formula is 0/0: the gradient is 0 there, as in PyTorch
     # (√ of var alone would send inf · 0 = NaN)
-    per_std = np.divide(upstream_grad, std, out=np.zeros_like(upstream_grad), where=std > 0)
+    per_std = np.divide(upstream_grad, std, out=np.zeros_like(upstream_grad), where=std != 0)  # NaN stays NaN
     return (_spread(ctx, per_std) * saved.centered / saved.dof,)
 
 
