@@ -250,3 +250,22 @@ def test_layer_norm_of_a_constant_float32_row_is_zero_with_the_eps_slope(kernels
     want = (g64 - g64.mean(axis=-1, keepdims=True)) / np.sqrt(1e-5)  # x̂ = 0, σ = √eps: written out by hand
     np.testing.assert_array_equal(y.data, 0.0)
     np.testing.assert_allclose(t.grad, want, rtol=1e-5, atol=1e-4)
+
+
+# ---- std / var of float32 deviations whose squares overflow float32 ----
+@pytest.mark.parametrize("op", ["std", "var"])
+@pytest.mark.parametrize("values, dim", [([3e19, -3e19, 1e19], None), ([[2e37, -1e37, 3e37], [1.0, 2.0, 4.0]], 1),
+                                         ([[3e38, 3e38], [-1e38, 1e38]], 0)])
+def test_std_and_var_of_huge_float32_values_are_the_float64_result_rounded(op, values, dim):
+    x = np.array(values, np.float32)
+    ref = torch.tensor(x.astype(np.float64), requires_grad=True)
+    want = getattr(ref, op)() if dim is None else getattr(ref, op)(dim=dim)
+    g = np.random.default_rng(2).standard_normal(tuple(want.shape)).astype(np.float32)
+    want.backward(torch.tensor(g.astype(np.float64)))
+    t = ta.tensor(x, requires_grad=True)
+    out = getattr(t, op)() if dim is None else getattr(t, op)(dim=dim)
+    out.backward(ta.tensor(g))
+    assert out.dtype == np.float32 and t.grad.dtype == np.float32
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(out.data, want.detach().numpy().astype(np.float32), rtol=1e-6)  # inf where > 3.4e38
+        np.testing.assert_allclose(t.grad, ref.grad.numpy().astype(np.float32), rtol=1e-5)

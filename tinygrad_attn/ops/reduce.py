@@ -126,19 +126,27 @@ MIN.usage("min", lambda x: x.min(), lambda torch, x: x.min(), S((2, 3)), variant
 
 
 # ---- var: Σ(aᵢ - mean)² / (N - correction) ----
-def var_forward(ctx, x, axes, keepdims, correction, where="var"):
+# The sums are taken in float64 whatever the input (as PyTorch's CPU kernel accumulates): in float32
+# the squares of deviations beyond 1.8e19 overflow, though their std is an ordinary float32 number.
+def _variance_float64(ctx, x, axes, keepdims, correction, where):
     n = count(x.shape, axes)
     if n - correction <= 0:
         raise ValueError(f"{where}: {n} element(s) along axes {axes} of shape {x.shape} with "
                          f"correction={correction} leaves no degrees of freedom")
-    centered = x - np.mean(x, axis=axes, keepdims=True, dtype=_float_dtype(x))
+    wide = x.astype(np.float64, copy=False)
+    centered = wide - np.mean(wide, axis=axes, keepdims=True)
     ctx.save(axes=axes, centered=centered, dof=n - correction)
     return np.sum(centered * centered, axis=axes, keepdims=keepdims) / (n - correction)
 
 
+def var_forward(ctx, x, axes, keepdims, correction):
+    return _variance_float64(ctx, x, axes, keepdims, correction, "var").astype(_float_dtype(x))
+
+
 def var_backward(ctx, upstream_grad):
     saved = ctx.saved
-    return (_spread(ctx, upstream_grad) * saved.centered * (2.0 / saved.dof),)
+    (x,) = ctx.inputs
+    return ((_spread(ctx, upstream_grad) * saved.centered * (2.0 / saved.dof)).astype(_float_dtype(x.data)),)
 
 
 VAR = define("var", forward=var_forward, backward=var_backward,
@@ -152,7 +160,8 @@ VAR.usage("var", lambda x, **kw: x.var(**kw),
 
 # ---- std: √var, an op of its own for its kink at 0 ----
 def std_forward(ctx, x, axes, keepdims, correction):
-    return np.sqrt(var_forward(ctx, x, axes, keepdims, correction, "std"))  # it saves what backward needs
+    variance = _variance_float64(ctx, x, axes, keepdims, correction, "std")  # it saves what backward needs
+    return np.sqrt(variance).astype(_float_dtype(x))
 
 
 def std_backward(ctx, upstream_grad):
@@ -161,7 +170,8 @@ def std_backward(ctx, upstream_grad):
     # where every aᵢ is the same (std = 0) the formula is 0/0: the gradient is 0 there, as in PyTorch
     # (√ of var alone would send inf · 0 = NaN)
     per_std = np.divide(upstream_grad, std, out=np.zeros_like(upstream_grad), where=std != 0)  # NaN stays NaN
-    return (_spread(ctx, per_std) * saved.centered / saved.dof,)
+    (x,) = ctx.inputs
+    return ((_spread(ctx, per_std) * saved.centered / saved.dof).astype(_float_dtype(x.data)),)
 
 
 STD = define("std", forward=std_forward, backward=std_backward,
