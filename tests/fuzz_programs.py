@@ -219,7 +219,9 @@ if torch is not None:
     class _Jitter(torch.overrides.TorchFunctionMode):
         """Every floating-point result of a torch function, and the gradient reaching it, times
         (1 + δ) with δ uniform in ±2 float32 ulps (property reads such as .grad and in-place
-        methods are left alone)."""
+        methods are left alone). Where an op sums terms that may cancel (a matrix product, forward
+        and backward; softmax's backward row sum), δ is taken of the terms' magnitudes instead:
+        that is how far a float32 sum may be off however small it comes out."""
 
         def __init__(self, rng: np.random.Generator):
             super().__init__()
@@ -231,10 +233,50 @@ if torch is not None:
             if not isinstance(out, torch.Tensor) or not out.is_floating_point() or name == "__get__" \
                     or name.endswith("_") or out.numel() == 0:
                 return out
+            if name == "softmax" and out.requires_grad and args[0].requires_grad:
+                dim = (kwargs or {}).get("dim", args[1] if len(args) > 1 else None)
+                self._round_softmax_backward(args[0], out, dim)
+            if name in ("matmul", "__matmul__") and len(args) == 2 and all(
+                    isinstance(x, torch.Tensor) and x.ndim >= 2 for x in args):
+                out = self._round_matmul(*args, out)
             out = out * self._factor(out)
             if out.requires_grad:  # backward rounds too: the gradient arriving here, moved the same way
                 out.register_hook(lambda grad: grad * self._factor(grad))
             return out
+
+        def _round_matmul(self, a, b, out):
+            """A product's entries are sums that may cancel: in float32 they are rounded by ulps of
+            Σₖ |aᵢₖ bₖⱼ|, and so are the gradients, G·bᵀ and aᵀ·G, by ulps of |G|·|b|ᵀ and |a|ᵀ·|G|."""
+            with torch.no_grad():
+                out_error = a.abs() @ b.abs()
+            out = out + out_error * (self._factor(out) - 1.0)
+            for x, error_of in ((a, lambda g: (g.abs() @ b.detach().abs().mT).sum_to_size(a.shape)),
+                                (b, lambda g: (a.detach().abs().mT @ g.abs()).sum_to_size(b.shape))):
+                if x.requires_grad and out.requires_grad:
+                    self._add_error_to_gradient(out, x, error_of)
+            return out
+
+        def _add_error_to_gradient(self, out, x, error_of):
+            """x's gradient gets error_of(gradient of out) · δ, |δ| <= 2 float32 ulps."""
+            size = []
+            out.register_hook(lambda grad: size.append(error_of(grad.detach())))
+            x.register_hook(lambda grad: grad + size.pop() * (self._factor(grad) - 1.0) if size else grad)
+
+        def _round_softmax_backward(self, scores, weights, dim):
+            """Softmax backward, dsᵢ = wᵢ(gᵢ − Σⱼ wⱼgⱼ), cancels inside one op: in float32 the row sum
+            is rounded by ulps of Σⱼ |wⱼgⱼ|, however small dsᵢ comes out. The gradient reaching the
+            scores gets that error: wᵢ · (|gᵢ| + Σⱼ |wⱼgⱼ|) · δ, |δ| <= 2 float32 ulps."""
+            size = {}
+
+            def note(grad):
+                w = weights.detach()
+                size["error"] = w * (grad.abs() + (w * grad).abs().sum(dim, keepdim=True))
+
+            def add(grad):
+                return grad + size.pop("error", torch.zeros_like(grad)) * (self._factor(grad) - 1.0)
+
+            weights.register_hook(note)
+            scores.register_hook(add)
 
         def _factor(self, x):
             eps = float(np.finfo(np.float32).eps)
