@@ -260,23 +260,14 @@ if torch is not None:
             """x's gradient gets error_of(gradient of out) · δ, |δ| <= 2 float32 ulps."""
             size = []
             out.register_hook(lambda grad: size.append(error_of(grad.detach())))
-            x.register_hook(lambda grad: grad + size.pop() * (self._factor(grad) - 1.0) if size else grad)
+            x.register_hook(lambda grad: (grad + size.pop() * (self._factor(grad) - 1.0)) if size else grad)
 
         def _round_softmax_backward(self, scores, weights, dim):
             """Softmax backward, dsᵢ = wᵢ(gᵢ − Σⱼ wⱼgⱼ), cancels inside one op: in float32 the row sum
             is rounded by ulps of Σⱼ |wⱼgⱼ|, however small dsᵢ comes out. The gradient reaching the
             scores gets that error: wᵢ · (|gᵢ| + Σⱼ |wⱼgⱼ|) · δ, |δ| <= 2 float32 ulps."""
-            size = {}
-
-            def note(grad):
-                w = weights.detach()
-                size["error"] = w * (grad.abs() + (w * grad).abs().sum(dim, keepdim=True))
-
-            def add(grad):
-                return grad + size.pop("error", torch.zeros_like(grad)) * (self._factor(grad) - 1.0)
-
-            weights.register_hook(note)
-            scores.register_hook(add)
+            w = weights.detach()
+            self._add_error_to_gradient(weights, scores, lambda g: w * (g.abs() + (w * g).abs().sum(dim, keepdim=True)))
 
         def _factor(self, x):
             eps = float(np.finfo(np.float32).eps)

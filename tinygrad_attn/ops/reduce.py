@@ -145,8 +145,8 @@ def var_forward(ctx, x, axes, keepdims, correction):
 
 def var_backward(ctx, upstream_grad):
     saved = ctx.saved
-    (x,) = ctx.inputs
-    return ((_spread(ctx, upstream_grad) * saved.centered * (2.0 / saved.dof)).astype(_float_dtype(x.data)),)
+    (x,) = ctx.inputs  # the sums were float64: the gradient is cast back to x's dtype
+    return ((_spread(ctx, upstream_grad) * saved.centered * (2.0 / saved.dof)).astype(x.data.dtype),)
 
 
 VAR = define("var", forward=var_forward, backward=var_backward,
@@ -170,8 +170,8 @@ def std_backward(ctx, upstream_grad):
     # where every aᵢ is the same (std = 0) the formula is 0/0: the gradient is 0 there, as in PyTorch
     # (√ of var alone would send inf · 0 = NaN)
     per_std = np.divide(upstream_grad, std, out=np.zeros_like(upstream_grad), where=std != 0)  # NaN stays NaN
-    (x,) = ctx.inputs
-    return ((_spread(ctx, per_std) * saved.centered / saved.dof).astype(_float_dtype(x.data)),)
+    (x,) = ctx.inputs  # the sums were float64: the gradient is cast back to x's dtype
+    return ((_spread(ctx, per_std) * saved.centered / saved.dof).astype(x.data.dtype),)
 
 
 STD = define("std", forward=std_forward, backward=std_backward,
